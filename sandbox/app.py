@@ -1,0 +1,72 @@
+"""The app factory: one aiohttp application serving every provider, the console, the cashier and the admin API."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from aiohttp import web
+
+from .appkeys import ENGINE, NOTIFIER, PROVIDERS, SETTINGS
+from .core.bus import Bus
+from .core.clock import Clock
+from .core.engine import Engine
+from .core.notifier import Notifier
+from .core.scheduler import Scheduler
+from .fixtures import load_fixtures
+from .providers import all_providers
+from .providers.base import Provider
+from .settings import Settings
+from .store.db import Database
+
+log = logging.getLogger(__name__)
+
+
+
+def create_app(settings: Settings | None = None) -> web.Application:
+    settings = settings or Settings()
+    app = web.Application(client_max_size=settings.max_body_bytes)
+    providers: dict[str, Provider] = {p.name: p for p in all_providers()}
+    database = Database(settings.db)
+    engine = Engine(database, Clock(), {name: p.channel for name, p in providers.items() if p.channel}, Bus())
+    app[SETTINGS], app[ENGINE], app[PROVIDERS] = settings, engine, providers
+
+    for provider in providers.values():
+        provider.setup(app, engine, settings)
+    from .console.api import setup_admin_api
+    setup_admin_api(app)
+    optional_setups(app)
+
+    app.cleanup_ctx.append(_engine_ctx)
+    return app
+
+
+def optional_setups(app: web.Application) -> None:
+    """The console and cashier pages, once they exist as packages with a setup()."""
+    for module_name in ("sandbox.console.pages", "sandbox.cashier.pages"):
+        try:
+            module = __import__(module_name, fromlist=["setup"])
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            continue
+        module.setup(app)
+
+
+async def _engine_ctx(app: web.Application):
+    settings, engine = app[SETTINGS], app[ENGINE]
+    Path(settings.db).parent.mkdir(parents=True, exist_ok=True) if settings.db != ":memory:" else None
+    await engine.db.open()
+    await engine.load()
+    created = await load_fixtures(engine, app[PROVIDERS], settings.fixtures)
+    if created:
+        log.info("loaded %d demo merchants from %s", created, settings.fixtures)
+    notifier = Notifier(engine, attempt_timeout_s=settings.notify_timeout_s,
+                        max_in_flight=settings.notify_max_in_flight)
+    scheduler = Scheduler(engine)
+    app[NOTIFIER] = notifier
+    await notifier.start()
+    await scheduler.start()
+    yield
+    await scheduler.stop()
+    await notifier.stop()
+    await engine.db.close()

@@ -1,0 +1,285 @@
+"""The admin JSON API under /_sandbox/api/: the same engine functions the console's buttons call."""
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel, Field, ValidationError
+
+from ..appkeys import ENGINE, PROVIDERS, SETTINGS
+from ..core import errors
+from ..core.ids import new_id
+from ..core.models import PaymentStatus
+from ..core.rules import Rule
+from .openapi import openapi_document
+from .serialize import clock_json, merchant_json, notification_json, payment_detail_json, payment_json
+
+log = logging.getLogger(__name__)
+API = "/_sandbox/api"
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str):
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+class Outcome(BaseModel):
+    reason: str | None = Field(default=None, max_length=256)
+    notify_delay_s: float | None = Field(default=None, ge=0, le=30 * 86400)
+
+
+class RefundBody(BaseModel):
+    amount: int | None = Field(default=None, gt=0)
+    out_refund_no: str | None = Field(default=None, min_length=1, max_length=64)
+    reason: str | None = Field(default=None, max_length=256)
+
+
+class DeliverBody(BaseModel):
+    delay_s: float = Field(default=0, ge=0, le=30 * 86400)
+
+
+class AdvanceBody(BaseModel):
+    seconds: float = Field(ge=0, le=10 * 365 * 86400)
+
+
+class MerchantBody(BaseModel):
+    name: str = Field(min_length=1, max_length=128)
+    id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    # provider name -> options for its credentials (e.g. {"wechat": {"mode": "public-key"}, "quickpay": {}})
+    providers: dict[str, dict[str, Any]] = Field(min_length=1)
+
+
+def _error_json(status: int, code: str, message: str) -> web.Response:
+    return web.json_response({"error": {"code": code, "message": message}}, status=status)
+
+
+@web.middleware
+async def api_errors(request: web.Request, handler):
+    if not request.path.startswith(API):
+        return await handler(request)
+    token = request.app[SETTINGS].admin_token
+    if token and request.path != f"{API}/health" and not _token_ok(request, token):
+        return _error_json(401, "UNAUTHORIZED", "this sandbox needs its admin token: Authorization: Bearer <token>")
+    try:
+        return await handler(request)
+    except ApiError as exc:
+        return _error_json(exc.status, exc.code, exc.message)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "body"
+        return _error_json(400, "INVALID_BODY", f"{where}: {first['msg']}")
+    except errors.SandboxError as exc:
+        return _error_json(exc.http_status, exc.code, exc.message)
+    except web.HTTPRequestEntityTooLarge:
+        return _error_json(413, "BODY_TOO_LARGE", "request body too large")
+    except web.HTTPException as exc:
+        if exc.status >= 400:
+            return _error_json(exc.status, exc.reason.upper().replace(" ", "_"), exc.reason)
+        raise
+
+
+def _token_ok(request: web.Request, token: str) -> bool:
+    given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+    return hmac.compare_digest(given.encode(), token.encode())
+
+
+async def _body(request: web.Request, model: type[BaseModel]):
+    raw = await request.read()
+    if not raw.strip():
+        return model.model_validate({})
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        raise ApiError(400, "INVALID_JSON", "the body is not JSON") from None
+    if not isinstance(data, dict):
+        raise ApiError(400, "INVALID_JSON", "the body must be a JSON object")
+    return model.model_validate(data)
+
+
+def _engine(request: web.Request):
+    return request.app[ENGINE]
+
+
+def _int_query(request: web.Request, name: str, default: int, low: int, high: int) -> int:
+    try:
+        value = int(request.query.get(name, default))
+    except ValueError:
+        raise ApiError(400, "INVALID_QUERY", f"{name} must be an integer") from None
+    return max(low, min(high, value))
+
+
+# ----- handlers ----------------------------------------------------------------------------------------------
+
+async def health(request):
+    engine = _engine(request)
+    return web.json_response({"status": "ok", "now": engine.clock.now(), "merchants": len(engine.merchants())})
+
+
+async def openapi(request):
+    return web.json_response(openapi_document())
+
+
+async def list_merchants(request):
+    return web.json_response({"merchants": [merchant_json(m) for m in _engine(request).merchants()]})
+
+
+async def get_merchant(request):
+    return web.json_response(merchant_json(_engine(request).merchant(request.match_info["id"])))
+
+
+async def create_merchant(request):
+    body = await _body(request, MerchantBody)
+    providers = request.app[PROVIDERS]
+    unknown = sorted(set(body.providers) - set(providers))
+    if unknown:
+        raise ApiError(400, "UNKNOWN_PROVIDER", f"unknown provider(s) {unknown}; known: {sorted(providers)}")
+    credentials, keys = {}, []
+    for name, options in body.providers.items():
+        try:  # key generation is CPU work: off the event loop
+            credentials[name] = await asyncio.to_thread(providers[name].new_credentials, **options)
+        except (TypeError, ValueError) as exc:
+            raise ApiError(400, "INVALID_OPTIONS", f"{name}: {exc}") from None
+        keys += [(name, key) for key in providers[name].lookup_keys(credentials[name])]
+    merchant = await _engine(request).create_merchant(body.name, credentials, keys, merchant_id=body.id)
+    return web.json_response(merchant_json(merchant), status=201)
+
+
+async def list_payments(request):
+    engine = _engine(request)
+    status = request.query.get("status") or None
+    if status and status.upper() not in PaymentStatus.__members__:
+        raise ApiError(400, "INVALID_QUERY", f"status must be one of {list(PaymentStatus.__members__)}")
+    limit = _int_query(request, "limit", 50, 1, 500)
+    offset = _int_query(request, "offset", 0, 0, 10**9)
+    payments, total = await engine.list_payments(
+        provider=request.query.get("provider") or None, merchant_id=request.query.get("merchant") or None,
+        status=status.upper() if status else None, out_trade_no=request.query.get("out_trade_no") or None,
+        text=request.query.get("q") or None, limit=limit, offset=offset)
+    return web.json_response({"payments": [payment_json(p) for p in payments], "total": total,
+                              "limit": limit, "offset": offset})
+
+
+async def get_payment(request):
+    detail = await _engine(request).payment_detail(request.match_info["id"])
+    return web.json_response(payment_detail_json(detail))
+
+
+async def change_payment(request):
+    engine = _engine(request)
+    action = request.match_info["action"]
+    body = await _body(request, Outcome)
+    payment_id = request.match_info["id"]
+    if action == "succeed":
+        await engine.succeed(payment_id, actor="admin-api", notify_delay_s=body.notify_delay_s, reason=body.reason)
+    elif action == "fail":
+        await engine.fail(payment_id, actor="admin-api", reason=body.reason, notify_delay_s=body.notify_delay_s)
+    else:
+        await engine.close(payment_id, actor="admin-api", reason=body.reason, notify_delay_s=body.notify_delay_s)
+    return web.json_response(payment_detail_json(await engine.payment_detail(payment_id)))
+
+
+async def refund_payment(request):
+    engine = _engine(request)
+    body = await _body(request, RefundBody)
+    payment = await engine.get_payment(request.match_info["id"])
+    refund, created = await engine.refund(
+        payment.id, amount=body.amount or payment.refundable, out_refund_no=body.out_refund_no or new_id("refund"),
+        provider_refund_no=new_id("rf"), reason=body.reason, actor="admin-api")
+    return web.json_response(refund.model_dump(mode="json"), status=201 if created else 200)
+
+
+async def resend_notify(request):
+    body = await _body(request, DeliverBody)
+    notification = await _engine(request).resend(request.match_info["id"], delay_s=body.delay_s, actor="admin-api")
+    return web.json_response(notification_json(notification), status=201)
+
+
+async def list_notifications(request):
+    notifications = await _engine(request).list_notifications(
+        payment_id=request.query.get("payment") or None, status_=request.query.get("status") or None,
+        limit=_int_query(request, "limit", 100, 1, 1000))
+    return web.json_response({"notifications": [notification_json(n) for n in notifications]})
+
+
+async def get_notification(request):
+    return web.json_response(notification_json(await _engine(request).get_notification(request.match_info["id"])))
+
+
+async def deliver_notification(request):
+    body = await _body(request, DeliverBody)
+    n = await _engine(request).deliver(request.match_info["id"], delay_s=body.delay_s, actor="admin-api")
+    return web.json_response(notification_json(n))
+
+
+async def suppress_notification(request):
+    n = await _engine(request).suppress(request.match_info["id"], actor="admin-api")
+    return web.json_response(notification_json(n))
+
+
+async def list_rules(request):
+    return web.json_response({"rules": [r.model_dump() for r in _engine(request).rules()]})
+
+
+async def add_rule(request):
+    rule = await _engine(request).add_rule(await _body(request, Rule))
+    return web.json_response(rule.model_dump(), status=201)
+
+
+async def delete_rules(request):
+    rule_id = request.match_info.get("id") or request.query.get("id")
+    engine = _engine(request)
+    if rule_id:
+        await engine.delete_rule(rule_id)
+        return web.json_response({"deleted": 1})
+    return web.json_response({"deleted": await engine.delete_rules()})
+
+
+async def get_clock(request):
+    return web.json_response(clock_json(_engine(request).clock))
+
+
+async def advance_clock(request):
+    body = await _body(request, AdvanceBody)
+    engine = _engine(request)
+    await engine.advance_clock(body.seconds)
+    return web.json_response(clock_json(engine.clock))
+
+
+async def reset(request):
+    return web.json_response({"deleted_payments": await _engine(request).reset()})
+
+
+async def not_found(request):
+    raise ApiError(404, "NOT_FOUND", f"no admin API resource at {request.method} {request.path}")
+
+
+def setup_admin_api(app: web.Application) -> None:
+    app.middlewares.append(api_errors)
+    r = app.router
+    r.add_get(f"{API}/health", health)
+    r.add_get(f"{API}/openapi.json", openapi)
+    r.add_get(f"{API}/merchants", list_merchants)
+    r.add_post(f"{API}/merchants", create_merchant)
+    r.add_get(f"{API}/merchants/{{id}}", get_merchant)
+    r.add_get(f"{API}/payments", list_payments)
+    r.add_get(f"{API}/payments/{{id}}", get_payment)
+    r.add_post(f"{API}/payments/{{id}}/{{action:succeed|fail|close}}", change_payment)
+    r.add_post(f"{API}/payments/{{id}}/refunds", refund_payment)
+    r.add_post(f"{API}/payments/{{id}}/notify", resend_notify)
+    r.add_get(f"{API}/notifications", list_notifications)
+    r.add_get(f"{API}/notifications/{{id}}", get_notification)
+    r.add_post(f"{API}/notifications/{{id}}/deliver", deliver_notification)
+    r.add_post(f"{API}/notifications/{{id}}/suppress", suppress_notification)
+    r.add_get(f"{API}/rules", list_rules)
+    r.add_post(f"{API}/rules", add_rule)
+    r.add_delete(f"{API}/rules", delete_rules)
+    r.add_delete(f"{API}/rules/{{id}}", delete_rules)
+    r.add_get(f"{API}/clock", get_clock)
+    r.add_post(f"{API}/clock/advance", advance_clock)
+    r.add_post(f"{API}/reset", reset)
+    r.add_route("*", f"{API}/{{tail:.*}}", not_found)

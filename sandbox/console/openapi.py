@@ -1,0 +1,101 @@
+"""The OpenAPI 3.1 document of the admin API, served at /_sandbox/api/openapi.json."""
+from __future__ import annotations
+
+from functools import lru_cache
+
+_ERROR = {"description": "error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+
+
+def _op(summary: str, body: str | None = None, ok: str = "200", params: list | None = None) -> dict:
+    op: dict = {"summary": summary, "responses": {ok: {"description": "ok", "content": {
+        "application/json": {"schema": {"type": "object"}}}}, "4XX": _ERROR}}
+    if body:
+        op["requestBody"] = {"required": False, "content": {"application/json": {
+            "schema": {"$ref": f"#/components/schemas/{body}"}}}}
+    if params:
+        op["parameters"] = params
+    return op
+
+
+def _path_id(name: str = "id") -> dict:
+    return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+
+
+def _query(name: str, description: str, kind: str = "string") -> dict:
+    return {"name": name, "in": "query", "required": False, "description": description, "schema": {"type": kind}}
+
+
+@lru_cache(maxsize=1)
+def openapi_document() -> dict:
+    pid = [_path_id()]
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Payment sandbox admin API", "version": "1.0.0",
+                 "description": "Drive the sandbox: merchants, payments, notifications, rules and the clock. "
+                                "Amounts are integer fen; times are seconds since the epoch on the sandbox clock."},
+        "servers": [{"url": "/_sandbox/api"}],
+        "components": {
+            "securitySchemes": {"token": {"type": "http", "scheme": "bearer",
+                                          "description": "only when the sandbox runs with --admin-token"}},
+            "schemas": {
+                "Error": {"type": "object", "required": ["error"], "properties": {"error": {
+                    "type": "object", "required": ["code", "message"],
+                    "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}}},
+                "Outcome": {"type": "object", "properties": {
+                    "reason": {"type": "string", "maxLength": 256},
+                    "notify_delay_s": {"type": "number", "minimum": 0}}},
+                "Refund": {"type": "object", "properties": {
+                    "amount": {"type": "integer", "minimum": 1, "description": "fen; default: all that is left"},
+                    "out_refund_no": {"type": "string"}, "reason": {"type": "string"}}},
+                "Deliver": {"type": "object", "properties": {"delay_s": {"type": "number", "minimum": 0}}},
+                "Advance": {"type": "object", "required": ["seconds"],
+                            "properties": {"seconds": {"type": "number", "minimum": 0}}},
+                "NewMerchant": {"type": "object", "required": ["name", "providers"], "properties": {
+                    "name": {"type": "string"}, "id": {"type": "string"},
+                    "providers": {"type": "object", "description": "provider name -> credential options, e.g. "
+                                  "{\"wechat\": {\"mode\": \"public-key\"}, \"quickpay\": {\"key\": \"...\"}}",
+                                  "additionalProperties": {"type": "object"}}}},
+                "Rule": {"type": "object", "properties": {
+                    "name": {"type": "string"},
+                    "match": {"type": "object", "properties": {
+                        "provider": {"type": "string"}, "merchant_id": {"type": "string"},
+                        "amount": {"type": "integer"}, "out_trade_no_pattern": {"type": "string"},
+                        "trade_type": {"type": "string"}}},
+                    "action": {"type": "object", "properties": {
+                        "outcome": {"enum": ["succeed", "fail", "close", "pending"]},
+                        "after_s": {"type": "number"}, "reason": {"type": "string"},
+                        "notify": {"enum": ["normal", "delay", "drop", "duplicate"]},
+                        "notify_delay_s": {"type": "number"}}}}},
+            },
+        },
+        "security": [{}, {"token": []}],
+        "paths": {
+            "/health": {"get": _op("Is the sandbox up")},
+            "/merchants": {"get": _op("List merchants"),
+                           "post": _op("Create a merchant with freshly generated keys", "NewMerchant", "201")},
+            "/merchants/{id}": {"get": _op("A merchant with every credential an SDK needs", params=pid)},
+            "/payments": {"get": _op("List payments, newest first", params=[
+                _query("provider", "quickpay, wechat, alipay ..."), _query("merchant", "merchant id"),
+                _query("status", "PENDING, SUCCEEDED, FAILED, CLOSED, REFUNDED"),
+                _query("out_trade_no", "the merchant's order number"), _query("q", "text search on ids"),
+                _query("limit", "1-500", "integer"), _query("offset", "paging", "integer")])},
+            "/payments/{id}": {"get": _op("A payment with refunds, notifications, attempts and events", params=pid)},
+            "/payments/{id}/succeed": {"post": _op("Make a pending payment succeed", "Outcome", params=pid)},
+            "/payments/{id}/fail": {"post": _op("Make a pending payment fail", "Outcome", params=pid)},
+            "/payments/{id}/close": {"post": _op("Close a pending payment", "Outcome", params=pid)},
+            "/payments/{id}/refunds": {"post": _op("Refund a paid payment", "Refund", "201", params=pid)},
+            "/payments/{id}/notify": {"post": _op("Send a new copy of the latest notification", "Deliver", "201",
+                                                  params=pid)},
+            "/notifications": {"get": _op("List notifications with their attempts", params=[
+                _query("payment", "payment id"), _query("status", "pending, delivered, failed, suppressed")])},
+            "/notifications/{id}": {"get": _op("A notification with its attempts", params=pid)},
+            "/notifications/{id}/deliver": {"post": _op("Deliver now, or after delay_s", "Deliver", params=pid)},
+            "/notifications/{id}/suppress": {"post": _op("Never deliver (until asked to)", params=pid)},
+            "/rules": {"get": _op("List rules"), "post": _op("Add a rule", "Rule", "201"),
+                       "delete": _op("Delete every rule (or ?id=)")},
+            "/rules/{id}": {"delete": _op("Delete one rule", params=pid)},
+            "/clock": {"get": _op("The sandbox clock")},
+            "/clock/advance": {"post": _op("Move the sandbox clock forward", "Advance")},
+            "/reset": {"post": _op("Drop every payment; keep merchants, rules and the clock")},
+        },
+    }

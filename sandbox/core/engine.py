@@ -1,0 +1,553 @@
+"""The engine: the only place where payments, refunds and notifications change.
+
+Each public coroutine is one database transaction that writes the change, its event and its notification rows
+together (an outbox), then tells the notifier and the live pages. Adapters, the console and the admin API all call
+these same functions, so a button and an API call cannot behave differently.
+"""
+from __future__ import annotations
+
+import sqlite3
+from typing import Any, Mapping
+
+from ..store import db as store_db
+from ..store import events as events_store
+from ..store import merchants as merchants_store
+from ..store import notifications as notifications_store
+from ..store import payments as payments_store
+from ..store import settings as settings_store
+from ..store.rows import dumps
+from . import errors, status
+from .bus import Bus
+from .channels import NotifyChannel
+from .clock import Clock
+from .ids import new_id
+from .models import (
+    CloseReason, Event, Merchant, NewPayment, Notification, NotificationStatus, Payment, PaymentStatus, Refund,
+    RefundStatus,
+)
+from .rules import Rule, matching
+
+CLOCK_OFFSET_KEY = "clock_offset_s"
+
+
+class Engine:
+    def __init__(self, database: store_db.Database, clock: Clock, channels: Mapping[str, NotifyChannel],
+                 bus: Bus | None = None):
+        self.db = database
+        self.clock = clock
+        self.channels = dict(channels)
+        self.bus = bus or Bus()
+        self._merchants: dict[str, Merchant] = {}
+        self._merchant_keys: dict[tuple[str, str], str] = {}
+        self._rules: list[Rule] = []
+        self.notifications_changed = None  # set by the notifier: an asyncio.Event to wake it
+        self.on_deadline = None  # set by the scheduler: called with a new expiry / rule time
+
+    async def load(self) -> None:
+        """Read what the engine keeps in memory: merchants (looked up on every request), rules, clock offset."""
+        def work(conn):
+            return (merchants_store.list_all(conn), merchants_store.all_keys(conn), settings_store.rules(conn),
+                    settings_store.get(conn, CLOCK_OFFSET_KEY, 0.0))
+        merchants, keys, rules, offset = await self.db.read(work)
+        self._merchants = {m["id"]: Merchant.model_validate(m) for m in merchants}
+        self._merchant_keys = {(provider, key): merchant_id for provider, key, merchant_id in keys}
+        self._rules = [Rule.model_validate(r) for r in rules]
+        self.clock.offset_s = max(self.clock.offset_s, float(offset))
+
+    # ----- merchants -----------------------------------------------------------------------------------------
+
+    async def create_merchant(self, name: str, credentials: dict[str, dict[str, Any]],
+                              keys: list[tuple[str, str]], merchant_id: str | None = None) -> Merchant:
+        merchant = Merchant(id=merchant_id or new_id("mch"), name=name, credentials=credentials,
+                            created_at=self.clock.now())
+        for provider, key in keys:
+            if (provider, key) in self._merchant_keys:
+                raise errors.InvalidInput(f"{provider} merchant key {key!r} is already used")
+        if merchant.id in self._merchants:
+            raise errors.InvalidInput(f"merchant {merchant.id!r} exists")
+        try:
+            await self.db.transaction(lambda conn: merchants_store.insert(conn, merchant.model_dump(), keys))
+        except sqlite3.IntegrityError as exc:
+            raise errors.InvalidInput(f"merchant conflicts with an existing one: {exc}") from exc
+        self._merchants[merchant.id] = merchant
+        self._merchant_keys.update({(provider, key): merchant.id for provider, key in keys})
+        self.bus.publish({"type": "merchant", "merchant_id": merchant.id})
+        return merchant
+
+    def merchant(self, merchant_id: str) -> Merchant:
+        try:
+            return self._merchants[merchant_id]
+        except KeyError:
+            raise errors.MerchantNotFound(f"no merchant {merchant_id!r}") from None
+
+    def merchant_by_key(self, provider: str, key: str) -> Merchant | None:
+        merchant_id = self._merchant_keys.get((provider, key))
+        return self._merchants.get(merchant_id) if merchant_id else None
+
+    def merchants(self) -> list[Merchant]:
+        return sorted(self._merchants.values(), key=lambda m: (m.created_at, m.id))
+
+    # ----- payments ------------------------------------------------------------------------------------------
+
+    async def create_payment(self, new: NewPayment) -> tuple[Payment, bool]:
+        """Create a payment, or return the one already made by an identical request (created=False).
+
+        Raises DuplicateOrder when the out_trade_no is taken by a payment with another fingerprint."""
+        self.merchant(new.merchant_id)
+        now = self.clock.now()
+        fingerprint = dumps(new.fingerprint)
+        expires_at = new.expires_at or (now + new.expires_in_s if new.expires_in_s else None)
+        rule = matching(self._rules, new)
+
+        def work(conn):
+            existing = payments_store.by_out_trade_no(conn, new.merchant_id, new.provider, new.out_trade_no)
+            if existing is not None:
+                if existing["fingerprint"] != fingerprint:
+                    raise errors.DuplicateOrder(f"out_trade_no {new.out_trade_no!r} is used by another order",
+                                                Payment.model_validate(existing))
+                return Payment.model_validate(existing), False
+            record = new.model_dump(exclude={"fingerprint", "expires_in_s"})
+            record.update(id=new_id("pay"), status=PaymentStatus.PENDING.value, refunded_amount=0,
+                          fingerprint=fingerprint, created_at=now, updated_at=now, expires_at=expires_at)
+            if rule is not None:
+                record["extra"] = {**record["extra"], "rule": rule.model_dump()}
+                if rule.action.outcome in ("succeed", "fail", "close"):
+                    record["auto_action"] = rule.action.outcome
+                    record["auto_action_at"] = now + rule.action.after_s
+            payment = Payment.model_validate(record)
+            payments_store.insert(conn, payment.model_dump(mode="json"))
+            self._event(conn, payment.id, now, "state", f"created ({payment.trade_type}, {payment.amount} fen)",
+                        {"status": payment.status.value, "request": new.raw_request,
+                         "rule": rule.name or rule.id if rule else None})
+            return payment, True
+
+        payment, created = await self.db.transaction(work)
+        if created:
+            self._published(payment)
+            for deadline in (payment.expires_at, payment.auto_action_at):
+                if deadline is not None and self.on_deadline is not None:
+                    self.on_deadline(deadline)
+        return payment, created
+
+    async def get_payment(self, payment_id: str) -> Payment:
+        row = await self.db.read(lambda conn: payments_store.get(conn, payment_id))
+        if row is None:
+            raise errors.PaymentNotFound(f"no payment {payment_id!r}")
+        return Payment.model_validate(row)
+
+    async def find_payment(self, merchant_id: str, provider: str, out_trade_no: str) -> Payment | None:
+        row = await self.db.read(lambda conn: payments_store.by_out_trade_no(conn, merchant_id, provider, out_trade_no))
+        return Payment.model_validate(row) if row else None
+
+    async def find_by_provider_trade_no(self, provider: str, provider_trade_no: str) -> Payment | None:
+        row = await self.db.read(lambda conn: payments_store.by_provider_trade_no(conn, provider, provider_trade_no))
+        return Payment.model_validate(row) if row else None
+
+    async def list_payments(self, **filters) -> tuple[list[Payment], int]:
+        rows, total = await self.db.read(lambda conn: payments_store.search(conn, **filters))
+        return [Payment.model_validate(r) for r in rows], total
+
+    async def last_attempts(self, payment_ids: list[str]) -> dict[str, dict]:
+        return await self.db.read(lambda conn: notifications_store.last_attempts(conn, payment_ids))
+
+    async def payment_detail(self, payment_id: str) -> dict[str, Any]:
+        """A payment with its refunds, notifications (each with its attempts) and timeline."""
+        def work(conn):
+            payment = payments_store.get(conn, payment_id)
+            if payment is None:
+                return None
+            notes = notifications_store.of_payment(conn, payment_id)
+            attempts = notifications_store.attempts_of(conn, [n["id"] for n in notes])
+            return payment, payments_store.refunds_of(conn, payment_id), notes, attempts, \
+                events_store.of_payment(conn, payment_id)
+        found = await self.db.read(work)
+        if found is None:
+            raise errors.PaymentNotFound(f"no payment {payment_id!r}")
+        payment, refunds, notes, attempts, events = found
+        by_notification: dict[str, list] = {}
+        for attempt in attempts:
+            by_notification.setdefault(attempt["notification_id"], []).append(attempt)
+        notifications = [Notification.model_validate({**n, "attempt_log": by_notification.get(n["id"], [])})
+                         for n in notes]
+        return {
+            "payment": Payment.model_validate(payment),
+            "refunds": [Refund.model_validate(r) for r in refunds],
+            "notifications": notifications,
+            "events": [Event.model_validate(e) for e in events],
+        }
+
+    async def succeed(self, payment_id: str, *, actor: str = "api", payer: dict | None = None,
+                      notify_delay_s: float | None = None, reason: str | None = None) -> Payment:
+        def change(payment: dict, now: float):
+            payment.update(status=PaymentStatus.SUCCEEDED.value, paid_at=now)
+            if payer:
+                payment["payer"] = {**payment["payer"], **payer}
+        return await self._transition(payment_id, PaymentStatus.SUCCEEDED, change, actor, reason, notify_delay_s)
+
+    async def fail(self, payment_id: str, *, actor: str = "api", reason: str | None = None,
+                   notify_delay_s: float | None = None) -> Payment:
+        def change(payment: dict, now: float):
+            payment.update(status=PaymentStatus.FAILED.value, fail_reason=reason or "payment failed", closed_at=now)
+        return await self._transition(payment_id, PaymentStatus.FAILED, change, actor, reason, notify_delay_s)
+
+    async def close(self, payment_id: str, *, actor: str = "api", why: CloseReason = CloseReason.CLOSED,
+                    reason: str | None = None, notify_delay_s: float | None = None) -> Payment:
+        def change(payment: dict, now: float):
+            payment.update(status=PaymentStatus.CLOSED.value, close_reason=why.value, closed_at=now)
+        return await self._transition(payment_id, PaymentStatus.CLOSED, change, actor, reason or why.value,
+                                      notify_delay_s)
+
+    async def _transition(self, payment_id, target: PaymentStatus, change, actor, reason, notify_delay_s) -> Payment:
+        def work(conn):
+            now = self.clock.now()
+            payment = self._load(conn, payment_id)
+            if not status.can_move(payment.status, target):
+                raise errors.InvalidState(f"payment is {payment.status.value}; cannot become {target.value}", payment)
+            record = payment.model_dump(mode="json")
+            change(record, now)
+            record.update(updated_at=now, auto_action=None, auto_action_at=None)
+            payments_store.update(conn, record)
+            payment = Payment.model_validate(record)
+            summary = f"{target.value.lower()} by {actor}" + (f": {reason}" if reason else "")
+            self._event(conn, payment_id, now, "state", summary, {"status": target.value, "actor": actor})
+            self._queue_notifications(conn, payment, None, now, notify_delay_s)
+            return payment
+        payment = await self.db.transaction(work)
+        self._published(payment)
+        return payment
+
+    async def cancel(self, payment_id: str, *, actor: str = "api", out_refund_no: str | None = None,
+                     provider_refund_no: str | None = None) -> Payment:
+        """Cancel (reverse) an order: an unpaid one is closed as canceled, a paid one is refunded in full."""
+        payment = await self.get_payment(payment_id)
+        if payment.status is PaymentStatus.PENDING:
+            return await self.close(payment_id, actor=actor, why=CloseReason.CANCELED)
+        if status.is_paid(payment.status) and payment.refundable > 0:
+            await self.refund(payment_id, amount=payment.refundable, out_refund_no=out_refund_no or f"cancel-{payment.id}",
+                              provider_refund_no=provider_refund_no or new_id("rfd"), reason="canceled", actor=actor)
+            return await self._mark_canceled(payment_id)
+        raise errors.InvalidState(f"payment is {payment.status.value}; cannot be canceled", payment)
+
+    async def _mark_canceled(self, payment_id: str) -> Payment:
+        def work(conn):
+            record = self._load(conn, payment_id).model_dump(mode="json")
+            record.update(close_reason=CloseReason.CANCELED.value, updated_at=self.clock.now())
+            payments_store.update(conn, record)
+            return Payment.model_validate(record)
+        return await self.db.transaction(work)
+
+    async def refund(self, payment_id: str, *, amount: int, out_refund_no: str, provider_refund_no: str,
+                     reason: str | None = None, notify_url: str | None = None, actor: str = "api",
+                     extra: dict | None = None) -> tuple[Refund, bool]:
+        """Refund part or all of a paid payment. The same out_refund_no and amount again returns the first refund."""
+        if amount <= 0:
+            raise errors.InvalidInput("refund amount must be positive")
+
+        def work(conn):
+            now = self.clock.now()
+            payment = self._load(conn, payment_id)
+            existing = payments_store.refund_by_out_refund_no(conn, payment_id, out_refund_no)
+            if existing is not None:
+                if existing["amount"] != amount:
+                    raise errors.DuplicateRefund(f"out_refund_no {out_refund_no!r} was used for another amount",
+                                                 Refund.model_validate(existing))
+                return payment, Refund.model_validate(existing), False
+            if not status.is_paid(payment.status):
+                raise errors.InvalidState(f"payment is {payment.status.value}; only a paid payment is refunded",
+                                          payment)
+            if amount > payment.refundable:
+                raise errors.RefundExceedsPayment(
+                    f"refund of {amount} fen exceeds the {payment.refundable} fen left to refund", payment)
+            refund = Refund(id=new_id("rfd"), payment_id=payment_id, out_refund_no=out_refund_no,
+                            provider_refund_no=provider_refund_no, amount=amount, status=RefundStatus.SUCCEEDED,
+                            reason=reason, notify_url=notify_url, extra=extra or {}, created_at=now, succeeded_at=now)
+            payments_store.insert_refund(conn, refund.model_dump(mode="json"))
+            record = payment.model_dump(mode="json")
+            record.update(refunded_amount=payment.refunded_amount + amount, status=PaymentStatus.REFUNDED.value,
+                          updated_at=now)
+            payments_store.update(conn, record)
+            payment = Payment.model_validate(record)
+            self._event(conn, payment_id, now, "state", f"refunded {amount} fen by {actor} ({out_refund_no})",
+                        {"refund_id": refund.id, "amount": amount, "actor": actor})
+            self._queue_notifications(conn, payment, refund, now, None)
+            return payment, refund, True
+
+        payment, refund, created = await self.db.transaction(work)
+        if created:
+            self._published(payment)
+        return refund, created
+
+    async def find_refund(self, payment_id: str, out_refund_no: str) -> Refund | None:
+        row = await self.db.read(lambda conn: payments_store.refund_by_out_refund_no(conn, payment_id, out_refund_no))
+        return Refund.model_validate(row) if row else None
+
+    async def find_merchant_refund(self, merchant_id: str, provider: str, out_refund_no: str) -> Refund | None:
+        row = await self.db.read(
+            lambda conn: payments_store.refund_by_merchant_out_refund_no(conn, merchant_id, provider, out_refund_no))
+        return Refund.model_validate(row) if row else None
+
+    async def refunds(self, payment_id: str) -> list[Refund]:
+        rows = await self.db.read(lambda conn: payments_store.refunds_of(conn, payment_id))
+        return [Refund.model_validate(r) for r in rows]
+
+    async def run_due_actions(self, limit: int = 200) -> int:
+        """Close expired payments and carry out rule outcomes whose time has come. Returns how many changed."""
+        now = self.clock.now()
+        due = await self.db.read(lambda conn: payments_store.due_for_action(conn, now, limit))
+        changed = 0
+        for payment_id in due:
+            payment = await self.get_payment(payment_id)
+            if payment.status is not PaymentStatus.PENDING:
+                continue
+            try:
+                if payment.auto_action_at is not None and payment.auto_action_at <= now:
+                    rule_reason = (payment.extra.get("rule") or {}).get("action", {}).get("reason")
+                    if payment.auto_action == "succeed":
+                        await self.succeed(payment_id, actor="rule")
+                    elif payment.auto_action == "fail":
+                        await self.fail(payment_id, actor="rule", reason=rule_reason or "failed by rule")
+                    else:
+                        await self.close(payment_id, actor="rule")
+                else:
+                    await self.close(payment_id, actor="clock", why=CloseReason.EXPIRED)
+                changed += 1
+            except errors.InvalidState:
+                pass  # changed by someone else in between: nothing to do
+        return changed
+
+    async def next_action_time(self) -> float | None:
+        return await self.db.read(payments_store.next_action_time)
+
+    async def log_api_call(self, payment_id: str, summary: str, request: Any = None, response: Any = None) -> None:
+        now = self.clock.now()
+        await self.db.transaction(lambda conn: self._event(
+            conn, payment_id, now, "api", summary, {"request": request, "response": response}))
+        self.bus.publish({"type": "event", "payment_id": payment_id})
+
+    # ----- notifications -------------------------------------------------------------------------------------
+
+    def _queue_notifications(self, conn, payment: Payment, refund: Refund | None, now: float,
+                             delay_s: float | None) -> list[Notification]:
+        """Write the notification rows a change produces (inside the change's own transaction)."""
+        channel = self.channels.get(payment.provider)
+        if channel is None:
+            return []
+        event = channel.refund_event(payment, refund) if refund else channel.payment_event(payment)
+        url = (refund.notify_url if refund and refund.notify_url else None) or payment.notify_url
+        if not event or not url:
+            return []
+        behaviour = (payment.extra.get("rule") or {}).get("action", {})
+        notify_mode = behaviour.get("notify", "normal")
+        if delay_s is None and notify_mode == "delay":
+            delay_s = behaviour.get("notify_delay_s", 0)
+        copies = 2 if notify_mode == "duplicate" else 1
+        created = []
+        for _ in range(copies):
+            created.append(self._insert_notification(
+                conn, payment, refund, event, url, now, now + (delay_s or 0),
+                suppressed=notify_mode == "drop"))
+        return created
+
+    def _insert_notification(self, conn, payment: Payment, refund: Refund | None, event: str, url: str,
+                             now: float, due_at: float, suppressed: bool = False) -> Notification:
+        snapshot = {"payment": payment.model_dump(mode="json", exclude={"raw_request"}),
+                    "refund": refund.model_dump(mode="json") if refund else None}
+        notification = Notification(
+            id=new_id("ntf"), payment_id=payment.id, refund_id=refund.id if refund else None,
+            provider=payment.provider, event=event, url=url, snapshot=snapshot,
+            status=NotificationStatus.SUPPRESSED if suppressed else NotificationStatus.PENDING,
+            next_attempt_at=None if suppressed else due_at, created_at=now, updated_at=now)
+        notifications_store.insert(conn, notification.model_dump(mode="json", exclude={"attempt_log"}))
+        when = "suppressed by rule" if suppressed else (
+            "due now" if due_at <= now else f"due in {due_at - now:g} s")
+        self._event(conn, payment.id, now, "notify", f"{event} notification queued ({when})",
+                    {"notification_id": notification.id})
+        return notification
+
+    async def get_notification(self, notification_id: str) -> Notification:
+        def work(conn):
+            row = notifications_store.get(conn, notification_id)
+            if row is None:
+                return None
+            return {**row, "attempt_log": notifications_store.attempts_of(conn, [notification_id])}
+        row = await self.db.read(work)
+        if row is None:
+            raise errors.NotificationNotFound(f"no notification {notification_id!r}")
+        return Notification.model_validate(row)
+
+    async def list_notifications(self, payment_id: str | None = None, status_: str | None = None,
+                                 limit: int = 100) -> list[Notification]:
+        def work(conn):
+            rows = notifications_store.search(conn, payment_id, status_, limit)
+            attempts = notifications_store.attempts_of(conn, [r["id"] for r in rows])
+            grouped: dict[str, list] = {}
+            for attempt in attempts:
+                grouped.setdefault(attempt["notification_id"], []).append(attempt)
+            return [{**r, "attempt_log": grouped.get(r["id"], [])} for r in rows]
+        return [Notification.model_validate(r) for r in await self.db.read(work)]
+
+    async def deliver(self, notification_id: str, *, delay_s: float = 0, actor: str = "api") -> Notification:
+        """Deliver a notification now (or after delay_s), whatever its status: pending, failed, suppressed or
+        delivered (then it is delivered again)."""
+        return await self._change_notification(
+            notification_id, lambda n, now: n.update(status=NotificationStatus.PENDING.value,
+                                                     next_attempt_at=now + max(delay_s, 0)),
+            f"delivery {'now' if delay_s <= 0 else f'in {delay_s:g} s'} requested by {actor}")
+
+    async def suppress(self, notification_id: str, *, actor: str = "api") -> Notification:
+        return await self._change_notification(
+            notification_id, lambda n, now: n.update(status=NotificationStatus.SUPPRESSED.value,
+                                                     next_attempt_at=None),
+            f"suppressed by {actor}")
+
+    async def _change_notification(self, notification_id: str, change, summary: str) -> Notification:
+        def work(conn):
+            now = self.clock.now()
+            row = notifications_store.get(conn, notification_id)
+            if row is None:
+                raise errors.NotificationNotFound(f"no notification {notification_id!r}")
+            change(row, now)
+            row["updated_at"] = now
+            notifications_store.update(conn, row)
+            self._event(conn, row["payment_id"], now, "action", f"{row['event']} notification {summary}",
+                        {"notification_id": notification_id})
+            return Notification.model_validate(row)
+        notification = await self.db.transaction(work)
+        self._wake_notifier()
+        self.bus.publish({"type": "notification", "payment_id": notification.payment_id,
+                          "notification_id": notification.id})
+        return notification
+
+    async def resend(self, payment_id: str, *, delay_s: float = 0, actor: str = "api") -> Notification:
+        """Send a new copy of the payment's latest notification (a replay, or a duplicate while one is pending);
+        with none yet, the notification of the payment's current status."""
+        def work(conn):
+            now = self.clock.now()
+            payment = self._load(conn, payment_id)
+            previous = notifications_store.of_payment(conn, payment_id)
+            if previous:
+                last = previous[-1]
+                refund = Refund.model_validate(last["snapshot"]["refund"]) if last["snapshot"].get("refund") else None
+                snapshot_payment = Payment.model_validate({**last["snapshot"]["payment"], "raw_request": None})
+                notification = self._insert_notification(conn, snapshot_payment, refund, last["event"], last["url"],
+                                                          now, now + max(delay_s, 0))
+            else:
+                queued = self._queue_notifications(conn, payment, None, now, max(delay_s, 0))
+                if not queued:
+                    raise errors.InvalidState(
+                        f"a {payment.status.value} {payment.provider} payment has nothing to notify"
+                        + ("" if payment.notify_url else " (no notify_url)"), payment)
+                notification = queued[0]
+            self._event(conn, payment_id, now, "action", f"new copy of {notification.event} notification by {actor}",
+                        {"notification_id": notification.id})
+            return notification
+        notification = await self.db.transaction(work)
+        self._wake_notifier()
+        self.bus.publish({"type": "notification", "payment_id": payment_id, "notification_id": notification.id})
+        return notification
+
+    async def due_notifications(self, limit: int) -> list[Notification]:
+        now = self.clock.now()
+        rows = await self.db.read(lambda conn: notifications_store.due(conn, now, limit))
+        return [Notification.model_validate(r) for r in rows]
+
+    async def next_notification_time(self) -> float | None:
+        return await self.db.read(notifications_store.next_due)
+
+    async def record_attempt(self, notification: Notification, attempt: dict[str, Any]) -> Notification:
+        """Journal one delivery attempt and move the notification on: delivered, rescheduled, or failed."""
+        channel = self.channels[notification.provider]
+
+        def work(conn):
+            now = self.clock.now()
+            row = notifications_store.get(conn, notification.id)
+            if row is None:  # the payment was reset away while the attempt was in flight
+                return None
+            number = row["attempts"] + 1
+            notifications_store.insert_attempt(conn, {**attempt, "notification_id": notification.id,
+                                                      "number": number})
+            row.update(attempts=number, updated_at=now)
+            if row["status"] == NotificationStatus.PENDING.value:
+                if attempt["acknowledged"]:
+                    row.update(status=NotificationStatus.DELIVERED.value, next_attempt_at=None)
+                elif number <= len(channel.retry_delays):
+                    # The schedule counts from when the attempt was due, so a clock jump replays it in order.
+                    base = row["next_attempt_at"] if row["next_attempt_at"] is not None else now
+                    row["next_attempt_at"] = base + channel.retry_delays[number - 1]
+                else:
+                    row.update(status=NotificationStatus.FAILED.value, next_attempt_at=None)
+            elif attempt["acknowledged"] and row["status"] == NotificationStatus.FAILED.value:
+                row.update(status=NotificationStatus.DELIVERED.value, next_attempt_at=None)
+            notifications_store.update(conn, row)
+            outcome = "acknowledged" if attempt["acknowledged"] else (
+                attempt.get("error") or f"HTTP {attempt.get('response_status')}, not acknowledged")
+            self._event(conn, row["payment_id"], now, "notify",
+                        f"{row['event']} attempt {number}: {outcome}",
+                        {"notification_id": notification.id, "attempt": number, "status": row["status"]})
+            return Notification.model_validate(row)
+
+        updated = await self.db.transaction(work)
+        if updated is not None:
+            self.bus.publish({"type": "attempt", "payment_id": updated.payment_id,
+                              "notification_id": updated.id, "status": updated.status.value})
+        return updated
+
+    def _wake_notifier(self) -> None:
+        if self.notifications_changed is not None:
+            self.notifications_changed.set()
+
+    # ----- rules, clock, reset -------------------------------------------------------------------------------
+
+    def rules(self) -> list[Rule]:
+        return list(self._rules)
+
+    async def add_rule(self, rule: Rule) -> Rule:
+        rule = rule.model_copy(update={"id": rule.id or new_id("rule")})
+        if any(r.id == rule.id for r in self._rules):
+            raise errors.InvalidInput(f"rule {rule.id!r} exists")
+        await self.db.transaction(lambda conn: settings_store.insert_rule(conn, rule.model_dump(), self.clock.now()))
+        self._rules.append(rule)
+        return rule
+
+    async def delete_rule(self, rule_id: str) -> None:
+        if not await self.db.transaction(lambda conn: settings_store.delete_rule(conn, rule_id)):
+            raise errors.RuleNotFound(f"no rule {rule_id!r}")
+        self._rules = [r for r in self._rules if r.id != rule_id]
+
+    async def delete_rules(self) -> int:
+        count = await self.db.transaction(settings_store.delete_all_rules)
+        self._rules = []
+        return count
+
+    async def advance_clock(self, seconds: float) -> float:
+        if not 0 <= seconds <= 10 * 365 * 86400:
+            raise errors.InvalidInput("seconds must be between 0 and ten years")
+        offset = self.clock.offset_s + seconds
+        await self.db.transaction(lambda conn: settings_store.put(conn, CLOCK_OFFSET_KEY, offset))
+        now = self.clock.advance(seconds)
+        self.bus.publish({"type": "clock", "now": now})
+        return now
+
+    async def reset(self) -> int:
+        """Drop every payment (with refunds, notifications, attempts, events); keep merchants, rules and clock."""
+        count = await self.db.transaction(payments_store.delete_all)
+        self.bus.publish({"type": "reset"})
+        return count
+
+    # ----- helpers -------------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _load(conn, payment_id: str) -> Payment:
+        row = payments_store.get(conn, payment_id)
+        if row is None:
+            raise errors.PaymentNotFound(f"no payment {payment_id!r}")
+        return Payment.model_validate(row)
+
+    @staticmethod
+    def _event(conn, payment_id: str, at: float, kind: str, summary: str, data: dict | None = None) -> None:
+        events_store.insert(conn, {"payment_id": payment_id, "at": at, "kind": kind, "summary": summary,
+                                   "data": data or {}})
+
+    def _published(self, payment: Payment) -> None:
+        self._wake_notifier()
+        self.bus.publish({"type": "payment", "payment_id": payment.id, "status": payment.status.value})

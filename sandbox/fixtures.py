@@ -1,0 +1,43 @@
+"""Demo data loaded at first start: merchants with their credentials (keys live in files beside the list)."""
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from .core.engine import Engine
+from .providers.base import Provider
+
+log = logging.getLogger(__name__)
+
+
+def read_merchants(folder: Path) -> list[dict[str, Any]]:
+    """merchants.json, with every {"$file": "relative.json"} replaced by that file's content."""
+    listing = json.loads((folder / "merchants.json").read_text(encoding="utf-8"))
+    merchants = []
+    for entry in listing["merchants"]:
+        credentials = {}
+        for provider, value in entry["credentials"].items():
+            if isinstance(value, dict) and set(value) == {"$file"}:
+                value = json.loads((folder / value["$file"]).read_text(encoding="utf-8"))
+            credentials[provider] = value
+        merchants.append({**entry, "credentials": credentials})
+    return merchants
+
+
+async def load_fixtures(engine: Engine, providers: dict[str, Provider], folder: str | None) -> int:
+    """Create the demo merchants once, on a database that has none. Returns how many were created."""
+    if not folder or engine.merchants():
+        return 0
+    path = Path(folder)
+    if not (path / "merchants.json").exists():
+        log.warning("no fixtures at %s; starting empty", path)
+        return 0
+    created = 0
+    for entry in read_merchants(path):
+        credentials = {name: c for name, c in entry["credentials"].items() if name in providers}
+        keys = [(name, key) for name, c in credentials.items() for key in providers[name].lookup_keys(c)]
+        await engine.create_merchant(entry["name"], credentials, keys, merchant_id=entry["id"])
+        created += 1
+    return created

@@ -1,0 +1,42 @@
+"""What every provider package offers the app: its routes, its notify channel and its merchant credentials."""
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from aiohttp import web
+
+from ..core.channels import NotifyChannel
+from ..core.engine import Engine
+from ..settings import Settings
+
+
+class Provider(Protocol):
+    name: str          # the key of its credentials in Merchant.credentials, and Payment.provider
+    title: str         # how people call it ("WeChat Pay")
+    channel: NotifyChannel | None
+
+    def setup(self, app: web.Application, engine: Engine, settings: Settings) -> None:
+        """Add the provider's real paths to the app."""
+
+    def new_credentials(self, **options: Any) -> dict[str, Any]:
+        """Fresh credentials (keys generated) for a new merchant; options as the admin API passes them."""
+
+    def lookup_keys(self, credentials: dict[str, Any]) -> list[str]:
+        """The ids a request names the merchant by (mchid, app_id, store_no)."""
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+async def read_body(request: web.Request, limit: int) -> bytes:
+    """The raw body, refused past `limit` bytes without reading it all into memory."""
+    if request.content_length is not None and request.content_length > limit:
+        raise BodyTooLarge(f"request body over {limit} bytes")
+    chunks, size = [], 0
+    while chunk := await request.content.read(64 * 1024):
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge(f"request body over {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)

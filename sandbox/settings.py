@@ -1,0 +1,40 @@
+"""Settings of one sandbox process: command-line flags over SANDBOX_* environment variables over defaults."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_FIXTURES = ROOT / "fixtures"
+
+
+@dataclass
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    db: str = "sandbox.db"
+    fixtures: str | None = str(DEFAULT_FIXTURES)  # None or "": start with no demo data
+    public_url: str | None = None  # the base URL payers and SDKs reach; default http://host:port
+    admin_token: str | None = None  # when set, the console and admin API ask for it
+    notify_timeout_s: float = 5.0
+    notify_max_in_flight: int = 64
+    max_body_bytes: int = 1024 * 1024
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
+        env = os.environ if environ is None else environ
+        s = cls()
+        s.host = env.get("SANDBOX_HOST", s.host)
+        s.port = int(env.get("SANDBOX_PORT", s.port))
+        s.db = env.get("SANDBOX_DB", s.db)
+        s.fixtures = env.get("SANDBOX_FIXTURES", s.fixtures)
+        s.public_url = env.get("SANDBOX_PUBLIC_URL") or None
+        s.admin_token = env.get("SANDBOX_ADMIN_TOKEN") or None
+        s.notify_timeout_s = float(env.get("SANDBOX_NOTIFY_TIMEOUT_S", s.notify_timeout_s))
+        return s

@@ -1,0 +1,19 @@
+"""The timeline of each payment."""
+from __future__ import annotations
+
+import sqlite3
+
+from .rows import dumps, fetch_all
+
+
+def insert(conn: sqlite3.Connection, e: dict) -> int:
+    cursor = conn.execute(
+        "INSERT INTO events (payment_id, at, kind, summary, data) VALUES (?, ?, ?, ?, ?)",
+        (e["payment_id"], e["at"], e["kind"], e["summary"], dumps(e.get("data") or {})),
+    )
+    return cursor.lastrowid
+
+
+def of_payment(conn: sqlite3.Connection, payment_id: str) -> list[dict]:
+    return fetch_all(conn, "SELECT * FROM events WHERE payment_id = ? ORDER BY id", (payment_id,),
+                     frozenset({"data"}))

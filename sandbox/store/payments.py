@@ -1,0 +1,149 @@
+"""Payments and their refunds."""
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+from .rows import dumps, fetch_all, fetch_one
+
+_JSON = frozenset({"payer", "provider_ids", "extra"})
+_REFUND_JSON = frozenset({"extra"})
+_COLUMNS = (
+    "id", "provider", "merchant_id", "out_trade_no", "provider_trade_no", "amount", "refunded_amount", "currency",
+    "trade_type", "status", "close_reason", "fail_reason", "description", "attach", "notify_url", "payer",
+    "provider_ids", "extra", "fingerprint", "raw_request", "created_at", "updated_at", "expires_at", "paid_at",
+    "closed_at", "auto_action", "auto_action_at",
+)
+_REFUND_COLUMNS = (
+    "id", "payment_id", "out_refund_no", "provider_refund_no", "amount", "status", "reason", "notify_url", "extra",
+    "created_at", "succeeded_at",
+)
+
+
+def _encode(record: dict, columns: tuple[str, ...], json_columns: frozenset[str]) -> tuple:
+    return tuple(dumps(record[c]) if c in json_columns else record.get(c) for c in columns)
+
+
+def insert(conn: sqlite3.Connection, payment: dict) -> None:
+    conn.execute(
+        f"INSERT INTO payments ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})",
+        _encode(payment, _COLUMNS, _JSON),
+    )
+
+
+def update(conn: sqlite3.Connection, payment: dict) -> None:
+    """Write back every mutable column of one payment."""
+    mutable = [c for c in _COLUMNS if c not in ("id", "provider", "merchant_id", "out_trade_no", "created_at")]
+    conn.execute(
+        f"UPDATE payments SET {', '.join(f'{c} = ?' for c in mutable)} WHERE id = ?",
+        (*_encode(payment, tuple(mutable), _JSON), payment["id"]),
+    )
+
+
+def get(conn: sqlite3.Connection, payment_id: str) -> dict | None:
+    return fetch_one(conn, "SELECT * FROM payments WHERE id = ?", (payment_id,), _JSON)
+
+
+def by_out_trade_no(conn: sqlite3.Connection, merchant_id: str, provider: str, out_trade_no: str) -> dict | None:
+    return fetch_one(
+        conn,
+        "SELECT * FROM payments WHERE merchant_id = ? AND provider = ? AND out_trade_no = ?",
+        (merchant_id, provider, out_trade_no),
+        _JSON,
+    )
+
+
+def by_provider_trade_no(conn: sqlite3.Connection, provider: str, provider_trade_no: str) -> dict | None:
+    return fetch_one(
+        conn,
+        "SELECT * FROM payments WHERE provider = ? AND provider_trade_no = ?",
+        (provider, provider_trade_no),
+        _JSON,
+    )
+
+
+def search(
+    conn: sqlite3.Connection, *, provider: str | None = None, merchant_id: str | None = None,
+    status: str | None = None, out_trade_no: str | None = None, text: str | None = None,
+    limit: int = 50, offset: int = 0,
+) -> tuple[list[dict], int]:
+    clauses, params = [], []
+    for column, value in (("provider", provider), ("merchant_id", merchant_id), ("status", status),
+                          ("out_trade_no", out_trade_no)):
+        if value:
+            clauses.append(f"{column} = ?")
+            params.append(value)
+    if text:
+        clauses.append("(id LIKE ? OR out_trade_no LIKE ? OR provider_trade_no LIKE ? OR provider_ids LIKE ?)")
+        params.extend([f"%{text}%"] * 4)
+    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+    total = conn.execute(f"SELECT COUNT(*) FROM payments {where}", params).fetchone()[0]
+    rows = fetch_all(
+        conn,
+        f"SELECT * FROM payments {where} ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?",
+        (*params, limit, offset),
+        _JSON,
+    )
+    return rows, total
+
+
+def due_for_action(conn: sqlite3.Connection, now: float, limit: int) -> list[str]:
+    """Pending payments whose rule action or expiry time has come."""
+    rows = conn.execute(
+        "SELECT id FROM payments WHERE status = 'PENDING' AND auto_action_at <= ? "
+        "UNION SELECT id FROM payments WHERE status = 'PENDING' AND expires_at <= ? LIMIT ?",
+        (now, now, limit),
+    )
+    return [r[0] for r in rows]
+
+
+def next_action_time(conn: sqlite3.Connection) -> float | None:
+    row = conn.execute(
+        "SELECT MIN(t) FROM (SELECT MIN(auto_action_at) AS t FROM payments WHERE status = 'PENDING' "
+        "UNION ALL SELECT MIN(expires_at) FROM payments WHERE status = 'PENDING')"
+    ).fetchone()
+    return row[0]
+
+
+def insert_refund(conn: sqlite3.Connection, refund: dict) -> None:
+    conn.execute(
+        f"INSERT INTO refunds ({', '.join(_REFUND_COLUMNS)}) VALUES ({', '.join('?' * len(_REFUND_COLUMNS))})",
+        _encode(refund, _REFUND_COLUMNS, _REFUND_JSON),
+    )
+
+
+def update_refund(conn: sqlite3.Connection, refund: dict) -> None:
+    conn.execute(
+        "UPDATE refunds SET status = ?, succeeded_at = ?, extra = ? WHERE id = ?",
+        (refund["status"], refund.get("succeeded_at"), dumps(refund["extra"]), refund["id"]),
+    )
+
+
+def refunds_of(conn: sqlite3.Connection, payment_id: str) -> list[dict]:
+    return fetch_all(conn, "SELECT * FROM refunds WHERE payment_id = ? ORDER BY created_at, rowid",
+                     (payment_id,), _REFUND_JSON)
+
+
+def refund_by_out_refund_no(conn: sqlite3.Connection, payment_id: str, out_refund_no: str) -> dict | None:
+    return fetch_one(conn, "SELECT * FROM refunds WHERE payment_id = ? AND out_refund_no = ?",
+                     (payment_id, out_refund_no), _REFUND_JSON)
+
+
+def refund_get(conn: sqlite3.Connection, refund_id: str) -> dict | None:
+    return fetch_one(conn, "SELECT * FROM refunds WHERE id = ?", (refund_id,), _REFUND_JSON)
+
+
+def refund_by_merchant_out_refund_no(conn: sqlite3.Connection, merchant_id: str, provider: str,
+                                     out_refund_no: str) -> dict | None:
+    """WeChat queries a refund by out_refund_no alone, unique per merchant."""
+    return fetch_one(
+        conn,
+        "SELECT r.* FROM refunds r JOIN payments p ON p.id = r.payment_id "
+        "WHERE p.merchant_id = ? AND p.provider = ? AND r.out_refund_no = ?",
+        (merchant_id, provider, out_refund_no),
+        _REFUND_JSON,
+    )
+
+
+def delete_all(conn: sqlite3.Connection) -> int:
+    return conn.execute("DELETE FROM payments").rowcount

@@ -1,0 +1,35 @@
+"""Small persistent values (the clock offset) and the rules list."""
+from __future__ import annotations
+
+import json
+import sqlite3
+
+from .rows import dumps, fetch_all
+
+
+def get(conn: sqlite3.Connection, key: str, default=None):
+    row = conn.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
+    return json.loads(row[0]) if row else default
+
+
+def put(conn: sqlite3.Connection, key: str, value) -> None:
+    conn.execute("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                 (key, dumps(value)))
+
+
+def rules(conn: sqlite3.Connection) -> list[dict]:
+    return [json.loads(r["rule"]) for r in fetch_all(conn, "SELECT rule FROM rules ORDER BY position, id", ())]
+
+
+def insert_rule(conn: sqlite3.Connection, rule: dict, created_at: float) -> None:
+    position = conn.execute("SELECT COALESCE(MAX(position), 0) + 1 FROM rules").fetchone()[0]
+    conn.execute("INSERT INTO rules (id, position, rule, created_at) VALUES (?, ?, ?, ?)",
+                 (rule["id"], position, dumps(rule), created_at))
+
+
+def delete_rule(conn: sqlite3.Connection, rule_id: str) -> bool:
+    return conn.execute("DELETE FROM rules WHERE id = ?", (rule_id,)).rowcount > 0
+
+
+def delete_all_rules(conn: sqlite3.Connection) -> int:
+    return conn.execute("DELETE FROM rules").rowcount
