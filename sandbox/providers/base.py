@@ -24,6 +24,9 @@ class Provider(Protocol):
     def lookup_keys(self, credentials: dict[str, Any]) -> list[str]:
         """The ids a request names the merchant by (mchid, app_id, store_no)."""
 
+    # Optional: where the payer's browser goes after paying on the cashier page (Alipay's signed return_url).
+    # def after_payment_url(self, payment: Payment, merchant: Merchant) -> str | None: ...
+
 
 class BodyTooLarge(Exception):
     pass
