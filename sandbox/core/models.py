@@ -124,6 +124,7 @@ class Attempt(BaseModel):
     notification_id: str
     number: int
     at: float
+    due_at: float | None = None
     request_url: str
     request_headers: dict[str, str]
     request_body: str

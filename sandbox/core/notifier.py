@@ -103,7 +103,7 @@ class Notifier:
         now = self.engine.clock.now()
         request = await channel.render(notification, merchant, notification.attempts + 1, now)
         record: dict[str, Any] = {
-            "at": now, "request_url": request.url, "request_headers": request.headers,
+            "at": now, "due_at": notification.next_attempt_at, "request_url": request.url, "request_headers": request.headers,
             "request_body": request.body.decode("utf-8", "replace"), "acknowledged": False,
         }
         started = time.perf_counter()
@@ -111,8 +111,13 @@ class Notifier:
             async with self._session.request(request.method, request.url, data=request.body,
                                              headers=request.headers, allow_redirects=False) as response:
                 body = await response.content.read(RESPONSE_BODY_LIMIT)
+                # A channel whose ack rule depends on the request it sent (WeChat: v3 JSON vs v2 XML) may judge
+                # with the request in hand.
+                judge = getattr(channel, "is_acknowledged_for", None)
+                acknowledged = (judge(request, response.status, body) if judge
+                                else channel.is_acknowledged(response.status, body))
                 record.update(response_status=response.status, response_body=body.decode("utf-8", "replace"),
-                              acknowledged=channel.is_acknowledged(response.status, body))
+                              acknowledged=acknowledged)
         except asyncio.TimeoutError:
             record["error"] = f"timed out after {self.attempt_timeout_s:g} s"
         except (aiohttp.ClientError, OSError, ValueError) as exc:

@@ -63,9 +63,9 @@ def next_due(conn: sqlite3.Connection) -> float | None:
 
 def insert_attempt(conn: sqlite3.Connection, a: dict) -> int:
     cursor = conn.execute(
-        "INSERT INTO attempts (notification_id, number, at, request_url, request_headers, request_body, "
-        "response_status, response_body, latency_ms, error, acknowledged) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (a["notification_id"], a["number"], a["at"], a["request_url"], dumps(a["request_headers"]),
+        "INSERT INTO attempts (notification_id, number, at, due_at, request_url, request_headers, request_body, "
+        "response_status, response_body, latency_ms, error, acknowledged) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (a["notification_id"], a["number"], a["at"], a.get("due_at"), a["request_url"], dumps(a["request_headers"]),
          a["request_body"], a.get("response_status"), a.get("response_body"), a.get("latency_ms"), a.get("error"),
          int(bool(a.get("acknowledged")))),
     )

@@ -85,7 +85,8 @@ CREATE TABLE attempts (
     id               INTEGER PRIMARY KEY AUTOINCREMENT,
     notification_id  TEXT NOT NULL REFERENCES notifications(id) ON DELETE CASCADE,
     number           INTEGER NOT NULL,
-    at               REAL NOT NULL,
+    at               REAL NOT NULL,        -- when it was made
+    due_at           REAL,                 -- when the schedule said it was due
     request_url      TEXT NOT NULL,
     request_headers  TEXT NOT NULL,
     request_body     TEXT NOT NULL,
