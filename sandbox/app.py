@@ -7,6 +7,9 @@ from pathlib import Path
 from aiohttp import web
 
 from .appkeys import ENGINE, NOTIFIER, PROVIDERS, SETTINGS
+from .cashier.pages import setup as setup_cashier
+from .console.pages import setup as setup_console
+from .console.security import setup_security
 from .core.bus import Bus
 from .core.clock import Clock
 from .core.engine import Engine
@@ -17,6 +20,7 @@ from .providers import all_providers
 from .providers.base import Provider
 from .settings import Settings
 from .store.db import Database
+from .templating import setup_templates
 
 log = logging.getLogger(__name__)
 
@@ -34,22 +38,13 @@ def create_app(settings: Settings | None = None) -> web.Application:
         provider.setup(app, engine, settings)
     from .console.api import setup_admin_api
     setup_admin_api(app)
-    optional_setups(app)
+    setup_templates(app)
+    setup_security(app)
+    setup_console(app)
+    setup_cashier(app)
 
     app.cleanup_ctx.append(_engine_ctx)
     return app
-
-
-def optional_setups(app: web.Application) -> None:
-    """The console and cashier pages, once they exist as packages with a setup()."""
-    for module_name in ("sandbox.console.pages", "sandbox.cashier.pages"):
-        try:
-            module = __import__(module_name, fromlist=["setup"])
-        except ModuleNotFoundError as exc:
-            if exc.name != module_name:
-                raise
-            continue
-        module.setup(app)
 
 
 async def _engine_ctx(app: web.Application):

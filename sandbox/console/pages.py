@@ -1,0 +1,128 @@
+"""The console's payment pages under /_sandbox/: the list, one payment, and its action buttons.
+
+Every button calls the same engine function as the admin API (sandbox/console/api.py) and renders the same
+serializers; it only differs in the actor recorded on the timeline ("console").
+"""
+from __future__ import annotations
+
+from aiohttp import web
+
+from ..appkeys import ENGINE, PROVIDERS
+from ..core import errors
+from ..core.ids import new_id
+from ..core.models import PaymentStatus
+from . import forms
+from .render import error_page, redirect, render
+from .serialize import payment_detail_json, payment_json
+
+CONSOLE = "/_sandbox"
+PAGE_SIZE = 25
+ACTOR = "console"
+
+
+def _filters(request: web.Request) -> dict[str, str]:
+    q = request.query
+    status = (q.get("status") or "").upper()
+    return {"provider": q.get("provider", ""), "merchant": q.get("merchant", ""),
+            "status": status if status in PaymentStatus.__members__ else "", "q": q.get("q", "").strip()}
+
+
+async def payments_page(request: web.Request) -> web.Response:
+    engine = request.app[ENGINE]
+    filters, page = _filters(request), forms.page_number(request)
+    payments, total = await engine.list_payments(
+        provider=filters["provider"] or None, merchant_id=filters["merchant"] or None,
+        status=filters["status"] or None, text=filters["q"] or None,
+        limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+    last = await engine.last_attempts([p.id for p in payments])
+    rows = [payment_json(p, last.get(p.id)) for p in payments]
+    template = "console/_payment_rows.html" if request.headers.get("X-Fragment") else "console/payments.html"
+    return render(request, template, rows=rows, total=total, page=page, pages=max(1, -(-total // PAGE_SIZE)),
+                  filters=filters, statuses=list(PaymentStatus.__members__),
+                  merchants=engine.merchants(), providers=sorted(request.app[PROVIDERS]))
+
+
+async def payment_page(request: web.Request) -> web.Response:
+    engine = request.app[ENGINE]
+    payment_id = request.match_info["id"]
+    try:
+        detail = payment_detail_json(await engine.payment_detail(payment_id))
+    except errors.NotFound as exc:
+        return error_page(request, 404, "No such payment", exc.message)
+    merchant = next((m for m in engine.merchants() if m.id == detail["merchant_id"]), None)
+    template = "console/_payment_live.html" if request.headers.get("X-Fragment") else "console/payment.html"
+    return render(request, template, p=detail, merchant=merchant, units=list(forms.UNITS))
+
+
+async def payment_action(request: web.Request) -> web.Response:
+    """succeed | fail | close | refund | notify (send again): one engine call, then back to the payment."""
+    engine = request.app[ENGINE]
+    payment_id, action = request.match_info["id"], request.match_info["action"]
+    back = f"{CONSOLE}/payments/{payment_id}"
+    try:
+        fields = await forms.form(request)
+        delay = forms.seconds(fields, "notify_delay", "notify_delay_unit", 30 * 86400) or None
+        if action == "succeed":
+            await engine.succeed(payment_id, actor=ACTOR, notify_delay_s=delay)
+            message = "Payment succeeded" + (f"; notify in {delay:g} s" if delay else "; notify queued")
+        elif action == "fail":
+            reason = forms.text(fields, "reason") or "failed from the console"
+            await engine.fail(payment_id, actor=ACTOR, reason=reason, notify_delay_s=delay)
+            message = f"Payment failed: {reason}"
+        elif action == "close":
+            await engine.close(payment_id, actor=ACTOR, notify_delay_s=delay)
+            message = "Payment closed"
+        elif action == "refund":
+            amount = forms.fen(fields, "amount")
+            refund, _ = await engine.refund(
+                payment_id, amount=amount, out_refund_no=forms.text(fields, "out_refund_no", 64) or new_id("refund"),
+                provider_refund_no=new_id("rf"), reason=forms.text(fields, "reason"), actor=ACTOR)
+            message = f"Refunded {forms.fen_text(refund.amount)} ({refund.out_refund_no})"
+        else:  # notify: a new copy of the latest notification
+            when = forms.seconds(fields, "delay", "delay_unit", 30 * 86400)
+            notification = await engine.resend(payment_id, delay_s=when, actor=ACTOR)
+            message = f"New {notification.event} notification queued" + (f", due in {when:g} s" if when else "")
+    except errors.SandboxError as exc:
+        return redirect(request, back, exc.message, "error")
+    return redirect(request, back, message)
+
+
+async def notification_action(request: web.Request) -> web.Response:
+    """deliver (now or after a delay) | suppress one notification."""
+    engine = request.app[ENGINE]
+    notification_id, action = request.match_info["id"], request.match_info["action"]
+    try:
+        notification = await engine.get_notification(notification_id)
+    except errors.NotFound as exc:
+        return error_page(request, 404, "No such notification", exc.message)
+    back = f"{CONSOLE}/payments/{notification.payment_id}"
+    try:
+        fields = await forms.form(request)
+        if action == "deliver":
+            delay = forms.seconds(fields, "delay", "delay_unit", 30 * 86400)
+            await engine.deliver(notification_id, delay_s=delay, actor=ACTOR)
+            message = "Delivery " + (f"in {delay:g} s" if delay else "now") + " requested"
+        else:
+            await engine.suppress(notification_id, actor=ACTOR)
+            message = "Notification suppressed: no more attempts until delivered again"
+    except errors.SandboxError as exc:
+        return redirect(request, back, exc.message, "error")
+    return redirect(request, back, message)
+
+
+def setup(app: web.Application) -> None:
+    """The console: payments, merchants, clock, login and live updates (templates and security are set up first)."""
+    from . import clock_pages, login_pages, merchant_pages
+    from .live import setup_live
+
+    r = app.router
+    r.add_get(f"{CONSOLE}", lambda request: web.Response(status=308, headers={"Location": f"{CONSOLE}/"}))
+    r.add_get(f"{CONSOLE}/", payments_page)
+    r.add_get(f"{CONSOLE}/payments", payments_page)
+    r.add_get(f"{CONSOLE}/payments/{{id}}", payment_page)
+    r.add_post(f"{CONSOLE}/payments/{{id}}/{{action:succeed|fail|close|refund|notify}}", payment_action)
+    r.add_post(f"{CONSOLE}/notifications/{{id}}/{{action:deliver|suppress}}", notification_action)
+    merchant_pages.setup(app)
+    clock_pages.setup(app)
+    login_pages.setup(app)
+    setup_live(app)

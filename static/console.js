@@ -1,0 +1,117 @@
+// Payment Sandbox console: the ticking sandbox clock, live updates over server-sent events, copy buttons.
+(function () {
+  "use strict";
+
+  // ----- sandbox clock: server time at render + how long this page has been open (the offset stays fixed
+  // until someone advances the clock, which arrives as a "clock" event) -----
+  var nowEl = document.getElementById("sandbox-now");
+  var skew = parseFloat(document.body.dataset.now || "0") * 1000 - Date.now();
+  function fmt(ms) { return new Date(ms).toISOString().replace("T", " ").slice(0, 19); }
+  function tick() {
+    var text = fmt(Date.now() + skew);
+    if (nowEl) nowEl.textContent = text;
+    var big = document.getElementById("clock-now");
+    if (big) big.textContent = text;
+  }
+  if (document.body.dataset.now) { tick(); setInterval(tick, 1000); }
+
+  // ----- live updates: refetch the page's live fragment when a relevant event arrives -----
+  var list = document.querySelector("[data-live=list]");
+  var paymentBox = document.querySelector("[data-live=payment]");
+  var status = document.getElementById("live-status");
+
+  function fetchFragment(url) {
+    return fetch(url, { headers: { "X-Fragment": "1" }, credentials: "same-origin" }).then(function (r) {
+      if (!r.ok) throw new Error("HTTP " + r.status);
+      return r.text();
+    });
+  }
+
+  var pending = null;
+  function debounce(fn) {
+    if (pending) clearTimeout(pending);
+    pending = setTimeout(function () { pending = null; fn(); }, 150);
+  }
+
+  function refreshList() {
+    var body = document.getElementById("payment-rows");
+    var seen = {};
+    body.querySelectorAll("tr[data-id]").forEach(function (tr) { seen[tr.dataset.id] = tr.innerHTML; });
+    fetchFragment(location.href).then(function (html) {
+      var tmp = document.createElement("table");
+      tmp.innerHTML = html;
+      var fresh = tmp.querySelector("tbody");
+      if (!fresh) return;
+      fresh.querySelectorAll("tr[data-id]").forEach(function (tr) {
+        if (seen[tr.dataset.id] !== tr.innerHTML) tr.classList.add("fresh");
+      });
+      body.replaceWith(fresh);
+      var total = document.getElementById("payments-total");
+      var n = parseInt(fresh.dataset.total || "0", 10);
+      if (total) total.textContent = n + " payment" + (n === 1 ? "" : "s");
+    }).catch(function () {});
+  }
+
+  function refreshPayment() {
+    // keep what the reader opened (collapsible blocks) and what they were typing
+    var open = Array.prototype.map.call(paymentBox.querySelectorAll("details[open][id]"), function (d) { return d.id; });
+    var active = document.activeElement;
+    if (active && paymentBox.contains(active) && (active.tagName === "INPUT" || active.tagName === "TEXTAREA") && active.value) {
+      return debounce(refreshPayment); // try again once the field is left alone
+    }
+    fetchFragment(location.pathname).then(function (html) {
+      paymentBox.innerHTML = html;
+      open.forEach(function (id) { var d = document.getElementById(id); if (d) d.open = true; });
+    }).catch(function () {});
+  }
+
+  function onMessage(msg) {
+    if (msg.type === "clock" && typeof msg.now === "number") {
+      skew = msg.now * 1000 - Date.now();
+      tick();
+    }
+    if (list && ["payment", "attempt", "notification", "event", "reset"].indexOf(msg.type) >= 0) {
+      debounce(refreshList);
+    }
+    if (paymentBox && (msg.payment_id === paymentBox.dataset.paymentId || msg.type === "reset")) {
+      debounce(refreshPayment);
+    }
+  }
+
+  if (window.EventSource && (list || paymentBox || nowEl)) {
+    var source = new EventSource("/_sandbox/events");
+    source.onopen = function () { if (status) status.classList.add("on"); };
+    source.onerror = function () { if (status) status.classList.remove("on"); };
+    source.onmessage = function (e) {
+      try { onMessage(JSON.parse(e.data)); } catch (err) { /* ignore a malformed message */ }
+    };
+  }
+
+  // ----- copy buttons (navigator.clipboard where allowed, a hidden textarea otherwise) -----
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest(".copy-button");
+    if (!button) return;
+    var target = document.getElementById(button.dataset.copyTarget);
+    if (!target) return;
+    var text = target.textContent;
+    function done() {
+      button.textContent = "Copied";
+      button.classList.add("copied");
+      setTimeout(function () { button.textContent = "Copy"; button.classList.remove("copied"); }, 2000);
+    }
+    function fallback() {
+      var area = document.createElement("textarea");
+      area.value = text;
+      area.style.position = "fixed"; area.style.opacity = "0";
+      document.body.appendChild(area);
+      area.select();
+      try { document.execCommand("copy"); } finally { document.body.removeChild(area); }
+      done();
+    }
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(text).then(done, fallback);
+    } else {
+      fallback();
+    }
+  });
+})();
