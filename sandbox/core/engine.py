@@ -286,6 +286,12 @@ class Engine:
             lambda conn: payments_store.refund_by_merchant_out_refund_no(conn, merchant_id, provider, out_refund_no))
         return Refund.model_validate(row) if row else None
 
+    async def find_refund_by_provider_no(self, merchant_id: str, provider: str,
+                                         provider_refund_no: str) -> Refund | None:
+        row = await self.db.read(lambda conn: payments_store.refund_by_merchant_provider_refund_no(
+            conn, merchant_id, provider, provider_refund_no))
+        return Refund.model_validate(row) if row else None
+
     async def refunds(self, payment_id: str) -> list[Refund]:
         rows = await self.db.read(lambda conn: payments_store.refunds_of(conn, payment_id))
         return [Refund.model_validate(r) for r in rows]

@@ -6,5 +6,6 @@ from .base import Provider
 
 def all_providers() -> list[Provider]:
     from .quickpay.provider import QuickPayProvider
+    from .wechat.provider import WeChatProvider
 
-    return [QuickPayProvider()]
+    return [QuickPayProvider(), WeChatProvider()]

@@ -145,5 +145,17 @@ def refund_by_merchant_out_refund_no(conn: sqlite3.Connection, merchant_id: str,
     )
 
 
+def refund_by_merchant_provider_refund_no(conn: sqlite3.Connection, merchant_id: str, provider: str,
+                                          provider_refund_no: str) -> dict | None:
+    """WeChat v2 refundquery names a refund by the provider's refund_id."""
+    return fetch_one(
+        conn,
+        "SELECT r.* FROM refunds r JOIN payments p ON p.id = r.payment_id "
+        "WHERE p.merchant_id = ? AND p.provider = ? AND r.provider_refund_no = ?",
+        (merchant_id, provider, provider_refund_no),
+        _REFUND_JSON,
+    )
+
+
 def delete_all(conn: sqlite3.Connection) -> int:
     return conn.execute("DELETE FROM payments").rowcount

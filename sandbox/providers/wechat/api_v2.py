@@ -1,0 +1,274 @@
+"""WeChat Pay v2 (XML) routes, also under the old simulation prefix sandboxnew/. State lives in core.
+
+Transport failures answer return_code=FAIL (unsigned, as the real API); business failures return_code=SUCCESS,
+result_code=FAIL with err_code, signed like successes with the request's own sign type and key.
+"""
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from aiohttp import web
+from pydantic import ValidationError
+
+from ...cashier.urls import cashier_url
+from ...core import errors
+from ...core.models import Merchant, NewPayment, Payment, PaymentStatus
+from ..base import BodyTooLarge, read_body
+from . import models, v2_crypto, v2_wire, wire
+from .v2_wire import ERR_DES, RETURN_MSGS
+from .wire import PROVIDER
+
+MAX_BODY = v2_crypto.MAX_XML_BYTES
+_ALNUM = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+
+
+class ReturnFail(Exception):
+    """return_code=FAIL: the request itself is bad (XML, signature, missing parameters)."""
+
+
+class BusinessFail(Exception):
+    def __init__(self, err_code: str, des: str | None = None):
+        super().__init__(err_code)
+        self.err_code, self.des = err_code, des or ERR_DES.get(err_code, err_code)
+
+
+@dataclass
+class Call:
+    merchant: Merchant
+    creds: dict
+    key: str          # the v2 key, or the sandbox sign key under sandboxnew/
+    sign_type: str
+    appid: str
+    sandbox: bool
+
+
+class V2Api:
+    def __init__(self, engine, settings):
+        self.engine, self.settings = engine, settings
+        self.actions = {
+            "pay/unifiedorder": (models.UnifiedOrder, self.unifiedorder),
+            "pay/orderquery": (models.OrderRef, self.orderquery),
+            "pay/closeorder": (models.CloseOrder, self.closeorder),
+            "secapi/pay/refund": (models.V2Refund, self.refund),
+            "pay/refund": (models.V2Refund, self.refund),  # older docs' path; same call
+            "pay/refundquery": (models.V2RefundQuery, self.refundquery),
+            "secapi/pay/reverse": (models.OrderRef, self.reverse),
+        }
+
+    def add_routes(self, app: web.Application) -> None:
+        for path in self.actions:
+            app.router.add_route("*", f"/{path}", self.handle)
+            app.router.add_route("*", f"/sandboxnew/{path}", self.handle)
+        app.router.add_route("*", "/sandboxnew/pay/getsignkey", self.getsignkey)
+
+    # ----- the pipeline ------------------------------------------------------------------------------------------
+
+    async def handle(self, request: web.Request) -> web.Response:
+        sandbox = request.path.startswith("/sandboxnew/")
+        model, handler = self.actions[request.path.removeprefix("/sandboxnew").lstrip("/")]
+        call = None
+        try:
+            params = await _params(request)
+            merchant = self._merchant(params)
+            creds = merchant.for_provider(PROVIDER)
+            key = v2_wire.sandbox_signkey(creds["v2_key"], creds["mchid"]) if sandbox else creds["v2_key"]
+            if not v2_crypto.verify(params, key):
+                raise ReturnFail(RETURN_MSGS["SIGN"])
+            body = model.model_validate(params)
+            call = Call(merchant, creds, key, body.sign_type or "MD5", body.appid, sandbox)
+            if body.appid not in creds["appids"]:
+                raise BusinessFail("APPID_MCHID_NOT_MATCH")
+            return self._answer(call, await handler(body, call))
+        except ReturnFail as exc:
+            return _xml({"return_code": "FAIL", "return_msg": str(exc)})
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'xml'}: {e['msg']}"
+                                 for e in exc.errors()[:5])
+            return _xml({"return_code": "FAIL", "return_msg": f"{RETURN_MSGS['PARAM']}: {problems}"})
+        except BusinessFail as exc:
+            return self._answer(call, {"err_code": exc.err_code, "err_code_des": exc.des}, ok=False)
+        except errors.SandboxError as exc:
+            return self._answer(call, {"err_code": "SYSTEMERROR", "err_code_des": exc.message}, ok=False)
+
+    def _merchant(self, params: dict) -> Merchant:
+        mch_id = params.get("mch_id")
+        if not mch_id:
+            raise ReturnFail(f"{RETURN_MSGS['PARAM']}: 缺少参数mch_id")
+        merchant = self.engine.merchant_by_key(PROVIDER, mch_id)
+        if merchant is None:
+            raise BusinessFail("MCHID_NOT_EXIST")
+        return merchant
+
+    def _answer(self, call: Call | None, fields: dict, ok: bool = True) -> web.Response:
+        out = {"return_code": "SUCCESS", "return_msg": "OK"}
+        if call is not None:
+            out.update(appid=call.appid, mch_id=call.creds["mchid"],
+                       nonce_str="".join(secrets.choice(_ALNUM) for _ in range(16)))
+        out["result_code"] = "SUCCESS" if ok else "FAIL"
+        out.update(v2_wire.stringify(fields))
+        if call is not None:  # an unknown merchant's answer has no key to sign with
+            out["sign"] = v2_crypto.sign(out, call.key, call.sign_type)
+        return _xml(out)
+
+    # ----- calls -------------------------------------------------------------------------------------------------
+
+    async def unifiedorder(self, body: models.UnifiedOrder, call: Call) -> dict:
+        if body.trade_type == "JSAPI" and not (body.openid or body.sub_openid):
+            raise ReturnFail("JSAPI支付必须传openid")
+        if body.trade_type == "NATIVE" and not body.product_id:
+            raise ReturnFail("trade_type=NATIVE时，product_id必传")
+        now = self.engine.clock.now()
+        expires_at = None
+        if body.time_expire:
+            try:
+                expires_at = datetime.strptime(body.time_expire, "%Y%m%d%H%M%S").replace(tzinfo=wire.CHINA).timestamp()
+            except ValueError:
+                raise ReturnFail("time_expire格式错误") from None
+            if expires_at <= now:
+                raise BusinessFail("PARAM_ERROR", "time_expire时间过短")
+        trade_type = wire.FROM_WECHAT[body.trade_type]
+        payer = {k: v for k, v in (("openid", body.openid), ("sub_openid", body.sub_openid)) if v}
+        provider_ids = {"prepay_id": wire.prepay_id(now)}
+        if trade_type == "NATIVE":
+            provider_ids["code_url"] = f"weixin://wxpay/bizpayurl?pr={wire.code_url_token()}"
+        sub = {"sub_mch_id": body.sub_mch_id, "sub_appid": body.sub_appid} if body.sub_mch_id else None
+        amount = int(body.total_fee)
+        new = NewPayment(
+            provider=PROVIDER, merchant_id=call.merchant.id, out_trade_no=body.out_trade_no,
+            provider_trade_no=wire.transaction_id(now), amount=amount, trade_type=trade_type,
+            description=body.body, attach=body.attach or None, notify_url=body.notify_url, payer=payer,
+            provider_ids=provider_ids,
+            extra={"api": "v2", "sign_type": call.sign_type, "sandboxnew": call.sandbox, "appid": body.appid,
+                   "device_info": body.device_info, "product_id": body.product_id, "v2_partner": sub,
+                   "spbill_create_ip": body.spbill_create_ip},
+            # time_start / time_expire / nonce change on every retry of an SDK: not part of "the same order"
+            fingerprint={"trade_type": trade_type, "amount": amount, "description": body.body, "appid": body.appid,
+                         "payer": payer, "attach": body.attach or None, "sub_mchid": body.sub_mch_id},
+            raw_request=body.model_dump_json(exclude_none=True), expires_at=expires_at,
+            expires_in_s=wire.ORDER_TTL_S)
+        try:
+            payment, created = await self.engine.create_payment(new)
+        except errors.DuplicateOrder:
+            raise BusinessFail("OUT_TRADE_NO_USED", "商户订单号重复: 同一out_trade_no的参数与原订单不一致") from None
+        if not created:
+            _check_open(payment)
+        result = {"trade_type": body.trade_type, "prepay_id": payment.provider_ids["prepay_id"],
+                  "device_info": body.device_info}
+        if trade_type == "NATIVE":
+            result["code_url"] = payment.provider_ids["code_url"]
+        if trade_type == "H5":
+            result["mweb_url"] = cashier_url(self.settings.base_url, payment.id)
+        return result
+
+    async def orderquery(self, body: models.OrderRef, call: Call) -> dict:
+        return v2_wire.order_fields(await self._order(call, body.out_trade_no, body.transaction_id))
+
+    async def closeorder(self, body: models.CloseOrder, call: Call) -> dict:
+        payment = await self._order(call, body.out_trade_no)
+        if payment.status is not PaymentStatus.PENDING:
+            _check_open(payment)
+        await self.engine.close(payment.id, actor="wechat", reason="closed by the merchant (v2 closeorder)")
+        return {"result_msg": "OK"}
+
+    async def reverse(self, body: models.OrderRef, call: Call) -> dict:
+        payment = await self._order(call, body.out_trade_no, body.transaction_id)
+        if wire.trade_state(payment) != "REVOKED":
+            try:
+                await self.engine.cancel(payment.id, actor="wechat",
+                                         provider_refund_no=wire.refund_id(self.engine.clock.now()))
+            except errors.InvalidState:
+                raise BusinessFail("ORDERCLOSED", f"订单状态为{wire.trade_state(payment)}，不能撤销") from None
+        return {"recall": "N"}
+
+    async def refund(self, body: models.V2Refund, call: Call) -> dict:
+        payment = await self._order(call, body.out_trade_no, body.transaction_id)
+        if int(body.total_fee) != payment.amount:
+            raise BusinessFail("PARAM_ERROR", "订单金额total_fee与原订单金额不一致")
+        if not wire.was_paid(payment) or payment.close_reason is not None:
+            raise BusinessFail("TRADE_STATE_ERROR", f"订单状态为{wire.trade_state(payment)}，不能退款")
+        try:
+            refund, _ = await self.engine.refund(
+                payment.id, amount=int(body.refund_fee), out_refund_no=body.out_refund_no,
+                provider_refund_no=wire.refund_id(self.engine.clock.now()), reason=body.refund_desc,
+                notify_url=body.notify_url, actor="wechat", extra={"api": "v2"})
+        except errors.RefundExceedsPayment:
+            raise BusinessFail("PARAM_ERROR", "退款金额大于订单可退金额") from None
+        except errors.DuplicateRefund:
+            raise BusinessFail("PARAM_ERROR", "out_refund_no已用于金额不同的退款") from None
+        return v2_wire.refund_result(payment, refund)
+
+    async def refundquery(self, body: models.V2RefundQuery, call: Call) -> dict:
+        if body.refund_id or body.out_refund_no:
+            refund = (await self.engine.find_refund_by_provider_no(call.merchant.id, PROVIDER, body.refund_id)
+                      if body.refund_id else
+                      await self.engine.find_merchant_refund(call.merchant.id, PROVIDER, body.out_refund_no))
+            if refund is None:
+                raise BusinessFail("REFUNDNOTEXIST")
+            payment, refunds = await self.engine.get_payment(refund.payment_id), [refund]
+        else:
+            try:
+                payment = await self._order(call, body.out_trade_no, body.transaction_id)
+            except BusinessFail:
+                raise BusinessFail("REFUNDNOTEXIST") from None
+            refunds = await self.engine.refunds(payment.id)
+            if not refunds:
+                raise BusinessFail("REFUNDNOTEXIST")
+        return v2_wire.refund_query_fields(payment, refunds)
+
+    async def _order(self, call: Call, out_trade_no: str | None, transaction_id: str | None = None) -> Payment:
+        """transaction_id wins when both are given, as the real API documents."""
+        if transaction_id:
+            payment = await self.engine.find_by_provider_trade_no(PROVIDER, transaction_id)
+            if payment is not None and (payment.merchant_id != call.merchant.id or not wire.was_paid(payment)):
+                payment = None
+        else:
+            payment = await self.engine.find_payment(call.merchant.id, PROVIDER, out_trade_no)
+        if payment is None:
+            raise BusinessFail("ORDERNOTEXIST")
+        return payment
+
+    # ----- the old simulation system's key -----------------------------------------------------------------------
+
+    async def getsignkey(self, request: web.Request) -> web.Response:
+        """Signed with the real v2 key (MD5); answers the key every other sandboxnew/ call must be signed with."""
+        try:
+            params = await _params(request)
+            merchant = self._merchant(params)
+            creds = merchant.for_provider(PROVIDER)
+            if not v2_crypto.verify(params, creds["v2_key"]):
+                raise ReturnFail(RETURN_MSGS["SIGN"])
+            models.GetSignKey.model_validate(params)
+        except ReturnFail as exc:
+            return _xml({"return_code": "FAIL", "return_msg": str(exc)})
+        except ValidationError:
+            return _xml({"return_code": "FAIL", "return_msg": RETURN_MSGS["PARAM"]})
+        except BusinessFail as exc:
+            return _xml({"return_code": "FAIL", "return_msg": exc.des})
+        return _xml({"return_code": "SUCCESS", "return_msg": "ok", "mch_id": creds["mchid"],
+                     "sandbox_signkey": v2_wire.sandbox_signkey(creds["v2_key"], creds["mchid"])})
+
+
+async def _params(request: web.Request) -> dict:
+    if request.method != "POST":
+        raise ReturnFail(RETURN_MSGS["POST"])
+    try:
+        raw = await read_body(request, MAX_BODY)
+    except BodyTooLarge:
+        raise ReturnFail(f"{RETURN_MSGS['XML']}: 请求体超过{MAX_BODY}字节") from None
+    try:
+        return v2_crypto.parse_xml(raw)
+    except v2_crypto.XmlError as exc:
+        raise ReturnFail(f"{RETURN_MSGS['XML']}: {exc}") from None
+
+
+def _check_open(payment: Payment) -> None:
+    if wire.was_paid(payment):
+        raise BusinessFail("ORDERPAID")
+    if payment.status is not PaymentStatus.PENDING:
+        raise BusinessFail("ORDERCLOSED")
+
+
+def _xml(fields: dict) -> web.Response:
+    return web.Response(body=v2_crypto.to_xml(fields), content_type="text/xml", charset="utf-8")
