@@ -5,7 +5,8 @@ from .base import Provider
 
 
 def all_providers() -> list[Provider]:
+    from .alipay.provider import AlipayProvider
     from .quickpay.provider import QuickPayProvider
     from .wechat.provider import WeChatProvider
 
-    return [QuickPayProvider(), WeChatProvider()]
+    return [QuickPayProvider(), WeChatProvider(), AlipayProvider()]

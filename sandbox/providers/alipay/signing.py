@@ -89,8 +89,9 @@ def response_key(method: str | None) -> str:
     return method.replace(".", "_") + "_response" if method else ERROR_RESPONSE_KEY
 
 
-def response_body(method: str | None, payload: dict, alipay_private_key_pem: str | None) -> bytes:
-    """`{"<method>_response":{…},"sign":"…"}` in UTF-8.
+def response_body(method: str | None, payload: dict, alipay_private_key_pem: str | None,
+                  charset: str = "utf-8") -> bytes:
+    """`{"<method>_response":{…},"sign":"…"}` in the request's charset (UTF-8 unless it asked for GBK).
 
     Pass method=None for `error_response` (missing or unknown method). Pass no key when the app is unknown
     (isv.missing-app-id / isv.invalid-app-id): the gateway has no Alipay key for it and leaves `sign` out;
@@ -99,8 +100,8 @@ def response_body(method: str | None, payload: dict, alipay_private_key_pem: str
     inner = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
     body = "{" + json.dumps(response_key(method)) + ":" + inner
     if alipay_private_key_pem:
-        body += ',"sign":' + json.dumps(sign(inner, alipay_private_key_pem))
-    return (body + "}").encode("utf-8")
+        body += ',"sign":' + json.dumps(sign(inner, alipay_private_key_pem, charset=charset))
+    return (body + "}").encode(_codec(charset))
 
 
 # --- notifies and return redirects --------------------------------------------------------------------------

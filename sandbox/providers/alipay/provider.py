@@ -1,0 +1,150 @@
+"""Alipay (OpenAPI gateway, RSA2): routes, the request pipeline, error mapping, the cashier's return redirect.
+
+State lives in core; this adapter parses, verifies, asks the engine, and signs what goes back.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel, Field, ValidationError
+
+from ...cashier.urls import cashier_url
+from ...core import errors
+from ...core.engine import Engine
+from ...core.models import Merchant, Payment
+from ...settings import Settings
+from . import credentials as alipay_credentials
+from . import signing, wire
+from .channel import AlipayChannel
+from .gateway import PAGE_METHODS, Call, Rejected, api_response, biz_content, check, error_page, read_params, \
+    rejected_response
+from .methods import TradeMethods, map_engine_error
+
+log = logging.getLogger(__name__)
+APP_PAY_PATH = "/_sandbox/api/alipay/app-pay"
+
+
+class AppPayBody(BaseModel):
+    order_string: str = Field(min_length=1, max_length=64 * 1024)
+
+
+class AlipayProvider:
+    name = wire.PROVIDER
+    title = "Alipay"
+
+    def __init__(self):
+        self.channel = AlipayChannel()
+        self.engine: Engine | None = None
+        self.settings: Settings | None = None
+        self.methods: TradeMethods | None = None
+
+    # ----- Provider protocol ---------------------------------------------------------------------------------
+
+    def setup(self, app: web.Application, engine: Engine, settings: Settings) -> None:
+        self.engine, self.settings = engine, settings
+        self.methods = TradeMethods(engine, settings)
+        app.router.add_route("GET", "/gateway.do", self.handle)
+        app.router.add_route("POST", "/gateway.do", self.handle)
+        # registered before the admin API's catch-all, and guarded by its middleware (token, error shape)
+        app.router.add_post(APP_PAY_PATH, self.app_pay)
+
+    def new_credentials(self, app_id: str | None = None) -> dict[str, Any]:
+        if app_id is not None and not (app_id.isdigit() and 8 <= len(app_id) <= 32):
+            raise ValueError("app_id must be 8-32 digits (real ones are 16, starting 2021)")
+        return alipay_credentials.new_credentials(app_id)
+
+    def lookup_keys(self, credentials: dict[str, Any]) -> list[str]:
+        return alipay_credentials.lookup_keys(credentials)
+
+    def after_payment_url(self, payment: Payment, merchant: Merchant) -> str | None:
+        """The payer's browser after a paid page/wap trade: return_url with the signed synchronous parameters."""
+        return_url = payment.extra.get("return_url")
+        method = payment.extra.get("method")
+        if not return_url or method not in PAGE_METHODS or not wire.is_paid(payment):
+            return None
+        creds = merchant.for_provider(self.name)
+        params = signing.return_url_params(
+            pay_method=method, app_id=creds["app_id"], out_trade_no=payment.out_trade_no,
+            trade_no=payment.provider_trade_no, total_amount=wire.yuan(payment.amount),
+            seller_id=payment.extra.get("seller_id") or creds["seller_id"],
+            timestamp=wire.china_time(self.engine.clock.now()),
+            alipay_private_key_pem=creds["alipay_private_key_pem"], charset=payment.extra.get("charset") or "utf-8")
+        return signing.return_redirect_url(return_url, params)
+
+    # ----- /gateway.do ---------------------------------------------------------------------------------------
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        try:
+            params = await read_params(request)
+            call = await asyncio.to_thread(check, params, self.engine, self.methods.table)  # RSA off the loop
+        except Rejected as exc:
+            return await asyncio.to_thread(rejected_response, exc)
+        error = await self.run(call)
+        if isinstance(error, web.StreamResponse):
+            return error
+        if call.method in PAGE_METHODS:
+            return error_page(error)
+        return await asyncio.to_thread(api_response, call.method, error.payload(), call.merchant, call.charset)
+
+    async def run(self, call: Call) -> web.StreamResponse | wire.AlipayError:
+        """Run a verified call: its response, or the error to answer with."""
+        model, handler = self.methods.table[call.method]
+        try:
+            biz = model.model_validate(biz_content(call))
+            result = await handler(call, biz)
+        except wire.AlipayError as exc:
+            return exc
+        except ValidationError as exc:
+            return wire.invalid_parameter(_validation_message(exc))
+        except errors.SandboxError as exc:
+            return map_engine_error(exc)
+        except Exception:  # never a traceback on the wire: the real gateway's own "system busy"
+            log.exception("alipay %s failed", call.method)
+            return wire.system_error()
+        if isinstance(result, web.StreamResponse):
+            return result
+        return await asyncio.to_thread(api_response, call.method, result, call.merchant, call.charset)
+
+    # ----- app pay: the order string an app would hand to the Alipay app ------------------------------------
+
+    async def app_pay(self, request: web.Request) -> web.Response:
+        from ...console.api import ApiError  # the admin API's own error shape
+        try:
+            body = AppPayBody.model_validate(json.loads(await request.read() or b"{}"))
+        except ValueError:  # ValidationError is a ValueError too
+            raise ApiError(400, "INVALID_BODY", 'expected {"order_string": "<signed app pay order string>"}') \
+                from None
+        params = signing.parse_order_string(body.order_string)
+        try:
+            call = await asyncio.to_thread(check, params, self.engine, ("alipay.trade.app.pay",))
+            biz = self.methods_model(call)
+            payment = await self.methods.open_trade(call, biz)
+        except Rejected as exc:
+            raise ApiError(400, exc.error.sub_code, exc.error.sub_msg) from None
+        except wire.AlipayError as exc:
+            raise ApiError(400 if exc.code != wire.UNAVAILABLE[0] else 503, exc.sub_code, exc.sub_msg) from None
+        from ...console.serialize import payment_json
+        return web.json_response({**payment_json(payment), "cashier_url": cashier_url(self.settings.base_url,
+                                                                                       payment.id)})
+
+    def methods_model(self, call: Call):
+        from .models import PayBiz
+        try:
+            return PayBiz.model_validate(biz_content(call))
+        except ValidationError as exc:
+            raise wire.invalid_parameter(_validation_message(exc)) from None
+
+
+def _validation_message(exc: ValidationError) -> str:
+    problems = []
+    for error in exc.errors()[:5]:
+        where = ".".join(str(p) for p in error["loc"]) or "biz_content"
+        problems.append(f"{where}: {error['msg']}")
+    return "; ".join(problems)
+
+
+PROVIDER = AlipayProvider
