@@ -10,7 +10,8 @@ def _s(min_length: int = 1, max_length: int | None = None, pattern: str | None =
     return Annotated[StrictStr, StringConstraints(min_length=min_length, max_length=max_length, pattern=pattern)]
 
 
-OutTradeNo = _s(6, 32, r"^[0-9A-Za-z_\-|*@]+$")
+OutTradeNo = _s(6, 32, r"^[0-9A-Za-z_\-|*@]+$")  # APIv3: 6-32
+V2OutTradeNo = _s(1, 32, r"^[0-9A-Za-z_\-|*@]+$")  # v2: up to 32
 OutRefundNo = _s(1, 64, r"^[0-9A-Za-z_\-|*@]+$")
 AppId = _s(1, 32)
 MchId = _s(1, 32)
@@ -124,7 +125,7 @@ class _V2(BaseModel):
 
 class UnifiedOrder(_V2):
     body: _s(1, 128)
-    out_trade_no: OutTradeNo
+    out_trade_no: V2OutTradeNo
     total_fee: Digits
     fee_type: Literal["CNY"] | None = None
     spbill_create_ip: _s(1, 64)
@@ -143,7 +144,7 @@ class UnifiedOrder(_V2):
 
 class OrderRef(_V2):
     transaction_id: _s(1, 32) | None = None
-    out_trade_no: OutTradeNo | None = None
+    out_trade_no: V2OutTradeNo | None = None
 
     @model_validator(mode="after")
     def _names_an_order(self):
@@ -153,7 +154,7 @@ class OrderRef(_V2):
 
 
 class CloseOrder(_V2):
-    out_trade_no: OutTradeNo
+    out_trade_no: V2OutTradeNo
 
 
 class V2Refund(OrderRef):
@@ -167,7 +168,7 @@ class V2Refund(OrderRef):
 
 class V2RefundQuery(_V2):
     transaction_id: _s(1, 32) | None = None
-    out_trade_no: OutTradeNo | None = None
+    out_trade_no: V2OutTradeNo | None = None
     out_refund_no: OutRefundNo | None = None
     refund_id: _s(1, 32) | None = None
 
