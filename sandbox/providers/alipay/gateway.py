@@ -49,7 +49,7 @@ class Rejected(Exception):
 
 async def read_params(request: web.Request) -> dict[str, str]:
     """Query and form body merged (a browser form posts everything in the body; the body wins on a clash)."""
-    raw_query = request.query_string
+    raw_query = request.rel_url.raw_query_string  # still percent-encoded: decoded below in the right charset
     raw_body = ""
     if request.method == "POST":
         try:
