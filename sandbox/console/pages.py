@@ -110,13 +110,17 @@ async def notification_action(request: web.Request) -> web.Response:
     return redirect(request, back, message)
 
 
+async def to_console(request: web.Request) -> web.Response:
+    return web.Response(status=308, headers={"Location": f"{CONSOLE}/"})
+
+
 def setup(app: web.Application) -> None:
     """The console: payments, merchants, clock, login and live updates (templates and security are set up first)."""
     from . import clock_pages, login_pages, merchant_pages
     from .live import setup_live
 
     r = app.router
-    r.add_get(f"{CONSOLE}", lambda request: web.Response(status=308, headers={"Location": f"{CONSOLE}/"}))
+    r.add_get(f"{CONSOLE}", to_console)
     r.add_get(f"{CONSOLE}/", payments_page)
     r.add_get(f"{CONSOLE}/payments", payments_page)
     r.add_get(f"{CONSOLE}/payments/{{id}}", payment_page)

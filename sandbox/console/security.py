@@ -76,8 +76,8 @@ async def protect(request: web.Request, handler):
     if not _is_console(path):
         return await handler(request)
     if _needs_login(path) and not is_logged_in(request):
-        if request.method == "GET" and "text/html" in request.headers.get("Accept", "text/html") \
-                and not request.headers.get("X-Fragment"):
+        # A page is sent to the login form; live updates (fragments, the event stream) just get 401.
+        if request.method == "GET" and not request.headers.get("X-Fragment") and path != f"{CONSOLE}/events":
             raise web.HTTPSeeOther(f"{CONSOLE}/login?next={request.rel_url.path}")
         return _refuse(request, 401, "Sign in needed", "This sandbox asks for its admin token.")
     cookie = request.cookies.get(CSRF_COOKIE, "")

@@ -1,0 +1,260 @@
+"""The console's pages and forms over HTTP: every route renders, every action calls the engine and says so."""
+from __future__ import annotations
+
+import html
+import json
+import re
+import threading
+import time
+
+import pytest
+import requests
+
+from console_http import Browser, quickpay
+
+
+@pytest.fixture
+def browser(sandbox):
+    return Browser(sandbox.url)
+
+
+def flash_of(response) -> str:
+    found = re.search(r'<div class="flash flash-(\w+)"[^>]*>([^<]*)</div>', response.text)
+    return f"{found.group(1)}: {html.unescape(found.group(2))}" if found else ""
+
+
+def test_every_page_renders(sandbox, browser):
+    payment = quickpay(sandbox, "PAGES-1")
+    for path in ["/_sandbox/", "/_sandbox/payments", f"/_sandbox/payments/{payment['id']}", "/_sandbox/merchants",
+                 "/_sandbox/merchants/new", "/_sandbox/merchants/demo-quickpay", "/_sandbox/clock",
+                 "/_sandbox/reset"]:
+        response = browser.page(path)
+        assert response.status_code == 200, path
+        assert "text/html" in response.headers["Content-Type"] and "Traceback" not in response.text
+    assert requests.get(f"{sandbox.url}/_sandbox", allow_redirects=False).status_code == 308
+
+
+def test_payments_list_filters_search_and_paging(sandbox, browser):
+    for i in range(3):
+        quickpay(sandbox, f"LIST-{i}", amount=100 + i)
+    page = browser.page("/_sandbox/").text
+    assert page.index("LIST-2") < page.index("LIST-1") < page.index("LIST-0")  # newest first
+    assert "¥1.02" in page and "3 payments" in page
+    assert "LIST-1" in browser.page("/_sandbox/?q=LIST-1").text
+    assert "LIST-0" not in browser.page("/_sandbox/?q=LIST-1").text
+    assert "No payments match" in browser.page("/_sandbox/?provider=quickpay&status=SUCCEEDED").text
+    assert "LIST-0" in browser.page("/_sandbox/?merchant=demo-quickpay&status=pending").text
+    assert "LIST-0" not in browser.page("/_sandbox/?merchant=demo-quickpay-signed").text
+    # the live fragment is only the rows
+    fragment = browser.page("/_sandbox/?q=LIST", headers={"X-Fragment": "1"}).text
+    assert fragment.lstrip().startswith("<tbody") and "<html" not in fragment
+    # paging: 25 a page
+    for i in range(24):
+        quickpay(sandbox, f"MORE-{i}")
+    first, second = browser.page("/_sandbox/").text, browser.page("/_sandbox/?page=2").text
+    assert "Page 1 of 2" in first and "LIST-0" not in first and "LIST-0" in second
+    assert browser.page("/_sandbox/?page=x").status_code == 200
+
+
+def test_last_notify_column_shows_the_newest_attempt(sandbox, browser, notify_receiver):
+    notify_receiver.reply = (500, "nope")
+    payment = quickpay(sandbox, "NOTIFY-COL", notify_receiver.url())
+    sandbox.admin.succeed(payment["id"])
+    notify_receiver.wait_for(1)
+    sandbox.admin.notifications(payment["id"])  # let the attempt be journaled
+    for _ in range(50):
+        if sandbox.admin.payment(payment["id"])["notifications"][0]["attempts"]:
+            break
+        time.sleep(0.1)
+    row = browser.page("/_sandbox/?q=NOTIFY-COL").text
+    assert "✗ 500" in row
+
+
+def test_succeed_from_the_console_notifies_and_says_so(sandbox, browser, notify_receiver):
+    payment = quickpay(sandbox, "ACT-1", notify_receiver.url())
+    response = browser.form(f"/_sandbox/payments/{payment['id']}/succeed")
+    assert response.status_code == 200 and response.url.endswith(f"/_sandbox/payments/{payment['id']}")
+    assert flash_of(response) == "ok: Payment succeeded; notify queued"
+    notify_receiver.wait_for(1)
+    detail = sandbox.admin.payment(payment["id"])
+    assert detail["status"] == "SUCCEEDED"
+    assert any("succeeded by console" in e["summary"] for e in detail["events"])
+    # the flash is shown once
+    assert flash_of(browser.page(f"/_sandbox/payments/{payment['id']}")) == ""
+
+
+def test_engine_errors_are_flashed_not_tracebacks(sandbox, browser):
+    payment = quickpay(sandbox, "ACT-2")
+    browser.form(f"/_sandbox/payments/{payment['id']}/close")
+    again = browser.form(f"/_sandbox/payments/{payment['id']}/succeed")
+    assert again.status_code == 200
+    assert flash_of(again) == "error: payment is CLOSED; cannot become SUCCEEDED"
+    refund = browser.form(f"/_sandbox/payments/{payment['id']}/refund", {"amount": "0.10"})
+    assert flash_of(refund).startswith("error: payment is CLOSED")
+    missing = browser.form("/_sandbox/payments/pay_missing/succeed")
+    assert flash_of(missing) == "error: no payment 'pay_missing'"
+
+
+def test_fail_with_reason_close_and_delayed_notify(sandbox, browser, notify_receiver):
+    failed = quickpay(sandbox, "ACT-3", notify_receiver.url())
+    response = browser.form(f"/_sandbox/payments/{failed['id']}/fail", {"reason": "card declined"})
+    assert flash_of(response) == "ok: Payment failed: card declined"
+    assert sandbox.admin.payment(failed["id"])["fail_reason"] == "card declined"
+
+    later = quickpay(sandbox, "ACT-4", notify_receiver.url())
+    response = browser.form(f"/_sandbox/payments/{later['id']}/succeed",
+                            {"notify_delay": "2", "notify_delay_unit": "h"})
+    assert flash_of(response) == "ok: Payment succeeded; notify in 7200 s"
+    (notification,) = sandbox.admin.payment(later["id"])["notifications"]
+    assert notification["next_attempt_at"] - sandbox.admin.clock()["now"] > 7000
+
+    bad = browser.form(f"/_sandbox/payments/{later['id']}/notify", {"delay": "soon"})
+    assert flash_of(bad) == "error: delay must be a number, not 'soon'"
+
+
+def test_refund_amounts_in_yuan(sandbox, browser):
+    payment = quickpay(sandbox, "REF-1", amount=1000)
+    browser.form(f"/_sandbox/payments/{payment['id']}/succeed")
+    assert 'value="10.00"' in browser.page(f"/_sandbox/payments/{payment['id']}").text  # prefilled: all of it
+    ok = browser.form(f"/_sandbox/payments/{payment['id']}/refund", {"amount": "6.00"})
+    assert flash_of(ok).startswith("ok: Refunded ¥6.00")
+    too_much = browser.form(f"/_sandbox/payments/{payment['id']}/refund", {"amount": "4.01"})
+    assert flash_of(too_much) == "error: refund of 401 fen exceeds the 400 fen left to refund"
+    for bad in ("abc", "1.234", "0", "-1"):
+        assert flash_of(browser.form(f"/_sandbox/payments/{payment['id']}/refund", {"amount": bad})).startswith(
+            "error: the amount must")
+    detail = sandbox.admin.payment(payment["id"])
+    assert detail["refunded_amount"] == 600 and len(detail["refunds"]) == 1
+
+
+def test_notification_deliver_suppress_and_resend(sandbox, browser, notify_receiver):
+    payment = quickpay(sandbox, "NTF-1", notify_receiver.url())
+    browser.form(f"/_sandbox/payments/{payment['id']}/succeed", {"notify_delay": "1", "notify_delay_unit": "d"})
+    (notification,) = sandbox.admin.payment(payment["id"])["notifications"]
+    suppressed = browser.form(f"/_sandbox/notifications/{notification['id']}/suppress")
+    assert flash_of(suppressed).startswith("ok: Notification suppressed")
+    assert sandbox.admin.payment(payment["id"])["notifications"][0]["status"] == "suppressed"
+    delivered = browser.form(f"/_sandbox/notifications/{notification['id']}/deliver")
+    assert flash_of(delivered) == "ok: Delivery now requested"
+    notify_receiver.wait_for(1)
+    later = browser.form(f"/_sandbox/notifications/{notification['id']}/deliver", {"delay": "30"})
+    assert flash_of(later) == "ok: Delivery in 30 s requested"
+    resent = browser.form(f"/_sandbox/payments/{payment['id']}/notify")
+    assert flash_of(resent).startswith("ok: New ") and "notification queued" in flash_of(resent)
+    notify_receiver.wait_for(2)
+    assert len(sandbox.admin.payment(payment["id"])["notifications"]) == 2
+    page = browser.page(f"/_sandbox/payments/{payment['id']}").text
+    assert "attempt" in page and "Request" in page and notification["id"] in page
+    missing = browser.form("/_sandbox/notifications/ntf_missing/deliver")
+    assert missing.status_code == 404
+
+
+def test_payment_page_shows_fields_timeline_and_attempts(sandbox, browser, notify_receiver):
+    notify_receiver.reply = (200, "SUCCESS")
+    payment = quickpay(sandbox, "SHOW-1", notify_receiver.url(), attach="a=1")
+    sandbox.admin.succeed(payment["id"])
+    notify_receiver.wait_for(1)
+    for _ in range(50):
+        if sandbox.admin.payment(payment["id"])["notifications"][0]["attempts"]:
+            break
+        time.sleep(0.1)
+    page = browser.page(f"/_sandbox/payments/{payment['id']}").text
+    for text in (payment["provider_trade_no"], "SHOW-1", "a=1", "¥1.00", "succeeded by admin-api", "✓ 200",
+                 "SUCCESS", "create request (raw)", notify_receiver.url()):
+        assert text in page, text
+    fragment = browser.page(f"/_sandbox/payments/{payment['id']}", headers={"X-Fragment": "1"}).text
+    assert "<html" not in fragment and "SHOW-1" in fragment
+    assert browser.page("/_sandbox/payments/pay_nope").status_code == 404
+
+
+def test_merchant_create_detail_and_key_download(sandbox, browser):
+    created = browser.form("/_sandbox/merchants", {"name": "Shop QA", "id": "shop-qa", "provider.quickpay": "1",
+                                                   "quickpay.store_no": "QP55550001", "quickpay.key": "k" * 32})
+    assert created.url.endswith("/_sandbox/merchants/shop-qa") and flash_of(created) == "ok: Merchant Shop QA created"
+    assert sandbox.admin.merchant("shop-qa")["credentials"]["quickpay"]["store_no"] == "QP55550001"
+    assert "QP55550001" in created.text and "curl" in created.text
+    assert "Shop QA" in browser.page("/_sandbox/merchants").text
+
+    for fields, message in [({"name": "", "provider.quickpay": "1"}, "give the merchant a name"),
+                            ({"name": "X"}, "choose at least one provider"),
+                            ({"name": "X", "id": "bad id!", "provider.quickpay": "1"}, "the id may hold"),
+                            ({"name": "X", "provider.quickpay": "1", "quickpay.store_no": "QP55550001"},
+                             "already used")]:
+        refused = browser.form("/_sandbox/merchants", fields)
+        assert refused.status_code == 400 and message in refused.text, message
+
+    assert browser.page("/_sandbox/merchants/nobody").status_code == 404
+    assert browser.page("/_sandbox/merchants/shop-qa/keys/quickpay/key").status_code == 404  # not a PEM
+
+
+def test_pem_downloads(sandbox, browser):
+    creds = json.loads(open("fixtures/wechat/demo-cert.json").read())
+    sandbox.call(sandbox.engine.create_merchant("PEM test", {"wechat": {**creds, "mchid": "1999999999"}}, [],
+                                                merchant_id="pem-test"))
+    page = browser.page("/_sandbox/merchants/pem-test").text
+    assert "/_sandbox/merchants/pem-test/keys/wechat/merchant_private_key_pem" in page
+    download = browser.page("/_sandbox/merchants/pem-test/keys/wechat/platform_certificate_pem")
+    assert download.status_code == 200 and download.text == creds["platform_certificate_pem"]
+    assert download.headers["Content-Disposition"] == \
+        'attachment; filename="pem-test-wechat-platform_certificate.pem"'
+
+
+def test_merchant_with_generated_keys_for_every_provider(sandbox, browser):
+    providers = sorted(p.name for p in __import__("sandbox.providers", fromlist=["x"]).all_providers())
+    fields = {"name": "All providers", "id": "all-providers", **{f"provider.{p}": "1" for p in providers}}
+    if "wechat" in providers:
+        fields["wechat.mode"] = "public-key"
+    created = browser.form("/_sandbox/merchants", fields)
+    assert created.status_code == 200, created.text
+    merchant = sandbox.admin.merchant("all-providers")
+    assert sorted(merchant["credentials"]) == providers
+    if "wechat" in providers:
+        assert merchant["credentials"]["wechat"]["mode"] == "public-key"
+        assert "public_key_id=" in created.text
+
+
+def test_clock_presets_any_amount_and_errors(sandbox, browser):
+    before = sandbox.admin.clock()["offset_s"]
+    response = browser.form("/_sandbox/clock/advance", {"amount": "3600"})
+    assert flash_of(response).startswith("ok: Clock advanced by 1 h: now ")
+    response = browser.form("/_sandbox/clock/advance", {"amount": "2", "unit": "d"})
+    assert flash_of(response).startswith("ok: Clock advanced by 2 d")
+    assert sandbox.admin.clock()["offset_s"] - before == pytest.approx(3600 + 2 * 86400)
+    for amount in ("", "-5", "x", "1e12"):
+        assert flash_of(browser.form("/_sandbox/clock/advance", {"amount": amount})).startswith("error:"), amount
+
+
+def test_reset_needs_the_confirmation(sandbox, browser):
+    quickpay(sandbox, "RESET-1")
+    assert "This deletes <strong>1 payment</strong>" in browser.page("/_sandbox/reset").text
+    unconfirmed = browser.form("/_sandbox/reset")
+    assert flash_of(unconfirmed) == "error: Tick the box to confirm the reset"
+    assert sandbox.admin.payments()["total"] == 1
+    done = browser.form("/_sandbox/reset", {"confirm": "yes"})
+    assert flash_of(done).startswith("ok: Reset: 1 payment deleted")
+    assert sandbox.admin.payments()["total"] == 0 and sandbox.admin.merchants()["merchants"]
+
+
+def test_sse_stream_carries_engine_events(sandbox):
+    received: list[dict] = []
+    ready = threading.Event()
+
+    def listen():
+        with requests.get(f"{sandbox.url}/_sandbox/events", stream=True, timeout=10) as response:
+            assert response.headers["Content-Type"].startswith("text/event-stream")
+            for line in response.iter_lines(decode_unicode=True):
+                if line.startswith(": connected"):
+                    ready.set()
+                if line.startswith("data: "):
+                    received.append(json.loads(line[6:]))
+                    if received[-1]["type"] == "clock":
+                        return
+
+    thread = threading.Thread(target=listen, daemon=True)
+    thread.start()
+    assert ready.wait(5)
+    payment = quickpay(sandbox, "SSE-1")
+    sandbox.admin.advance(1)
+    thread.join(10)
+    assert {"type": "payment", "payment_id": payment["id"], "status": "PENDING"} in received
+    assert received[-1]["type"] == "clock"
