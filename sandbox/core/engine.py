@@ -210,10 +210,10 @@ class Engine:
             payment = Payment.model_validate(record)
             summary = f"{target.value.lower()} by {actor}" + (f": {reason}" if reason else "")
             self._event(conn, payment_id, now, "state", summary, {"status": target.value, "actor": actor})
-            self._queue_notifications(conn, payment, None, now, notify_delay_s)
-            return payment
-        payment = await self.db.transaction(work)
-        self._published(payment)
+            queued = self._queue_notifications(conn, payment, None, now, notify_delay_s)
+            return payment, queued
+        payment, queued = await self.db.transaction(work)
+        self._published(payment, bool(queued))
         return payment
 
     async def cancel(self, payment_id: str, *, actor: str = "api", out_refund_no: str | None = None,
@@ -251,7 +251,7 @@ class Engine:
                 if existing["amount"] != amount:
                     raise errors.DuplicateRefund(f"out_refund_no {out_refund_no!r} was used for another amount",
                                                  Refund.model_validate(existing))
-                return payment, Refund.model_validate(existing), False
+                return payment, Refund.model_validate(existing), False, False
             if not status.is_paid(payment.status):
                 raise errors.InvalidState(f"payment is {payment.status.value}; only a paid payment is refunded",
                                           payment)
@@ -269,12 +269,12 @@ class Engine:
             payment = Payment.model_validate(record)
             self._event(conn, payment_id, now, "state", f"refunded {amount} fen by {actor} ({out_refund_no})",
                         {"refund_id": refund.id, "amount": amount, "actor": actor})
-            self._queue_notifications(conn, payment, refund, now, None)
-            return payment, refund, True
+            queued = self._queue_notifications(conn, payment, refund, now, None)
+            return payment, refund, True, bool(queued)
 
-        payment, refund, created = await self.db.transaction(work)
+        payment, refund, created, queued = await self.db.transaction(work)
         if created:
-            self._published(payment)
+            self._published(payment, queued)
         return refund, created
 
     async def find_refund(self, payment_id: str, out_refund_no: str) -> Refund | None:
@@ -554,6 +554,7 @@ class Engine:
         events_store.insert(conn, {"payment_id": payment_id, "at": at, "kind": kind, "summary": summary,
                                    "data": data or {}})
 
-    def _published(self, payment: Payment) -> None:
-        self._wake_notifier()
+    def _published(self, payment: Payment, notifications_queued: bool = False) -> None:
+        if notifications_queued:
+            self._wake_notifier()
         self.bus.publish({"type": "payment", "payment_id": payment.id, "status": payment.status.value})

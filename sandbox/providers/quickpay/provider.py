@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 import secrets
 from typing import Any, Awaitable, Callable
 
@@ -211,8 +212,8 @@ class QuickPayProvider:
         """What the payer's page hands to WeixinJSBridge (getBrandWCPayRequest) or AlipayJSBridge (tradePay)."""
         if wallet == "alipay":
             return json.dumps({"tradeNO": "2088" + trade_no[:24]}, separators=(",", ":"))
-        params = {"appId": body.appid, "timeStamp": str(int(now)), "nonceStr": secrets.token_hex(16),
-                  "package": f"prepay_id=wx{trade_no[:14]}{secrets.token_hex(8)}", "signType": "MD5"}
+        params = {"appId": body.appid, "timeStamp": str(int(now)), "nonceStr": f"{random.getrandbits(128):032x}",
+                  "package": f"prepay_id=wx{trade_no[:14]}{random.getrandbits(64):016x}", "signType": "MD5"}
         params["paySign"] = wire.sign(params, merchant.for_provider(self.name).get("key") or body.store_no)
         return json.dumps(params, separators=(",", ":"))
 

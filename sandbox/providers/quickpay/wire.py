@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import secrets
+import random
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -46,7 +46,7 @@ def china_time(epoch: float | None) -> str | None:
 
 def transaction_no(now: float) -> str:
     """24 digits: the time in China, then 10 random digits."""
-    return datetime.fromtimestamp(now, CHINA).strftime("%Y%m%d%H%M%S") + f"{secrets.randbelow(10**10):010d}"
+    return datetime.fromtimestamp(now, CHINA).strftime("%Y%m%d%H%M%S") + f"{random.randrange(10**10):010d}"
 
 
 def pay_status(payment: Payment) -> str:
