@@ -33,6 +33,3 @@ class WeChatProvider:
 
     def lookup_keys(self, creds: dict[str, Any]) -> list[str]:
         return credentials.lookup_keys(creds)
-
-
-PROVIDER_CLASS = WeChatProvider
