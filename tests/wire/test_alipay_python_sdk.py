@@ -232,3 +232,10 @@ def test_new_merchant_from_the_admin_api_works_with_the_sdk(sandbox):
     assert client.api_alipay_trade_precreate(subject="n", out_trade_no="N-1", total_amount="0.01")["code"] == "10000"
     # the demo app's trades are not this app's
     assert client.api_alipay_trade_query(out_trade_no="PY-1")["sub_code"] == "ACQ.TRADE_NOT_EXIST"
+
+
+def test_numbers_where_strings_are_expected_are_taken_as_text(sandbox, sdk):
+    # merchants often pass total_amount=0.1 (a float): the SDK sends a JSON number and the real gateway accepts it
+    created = sdk.api_alipay_trade_precreate(subject="f", out_trade_no=20261125001, total_amount=0.1)
+    assert created["code"] == "10000" and created["out_trade_no"] == "20261125001"
+    assert payment_of(sandbox, "20261125001")["amount"] == 10
