@@ -210,3 +210,16 @@ def test_app_pay_endpoint_refusals(sandbox, creds):
     assert not_json.status_code == 400 and not_json.json()["error"]["code"] == "INVALID_BODY"
     assert sandbox.admin.payments()["total"] == 0
     assert requests.post(url, json={"order_string": good}, timeout=10).json()["status"] == "PENDING"
+
+
+def test_an_internal_failure_is_a_signed_20000_not_a_traceback(sandbox, creds):
+    from sandbox.appkeys import PROVIDERS
+    methods = sandbox.app[PROVIDERS]["alipay"].methods
+    model, _ = methods.table[QUERY]
+
+    async def broken(call, biz):
+        raise RuntimeError("boom")
+    methods.table[QUERY] = (model, broken)
+    error = assert_error(sandbox, signed(creds, QUERY, {"out_trade_no": "X"}), "alipay_trade_query_response",
+                         "20000", "isp.unknow-error", signed_with=creds)
+    assert "boom" not in json.dumps(error, ensure_ascii=False)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
@@ -239,3 +240,21 @@ def test_numbers_where_strings_are_expected_are_taken_as_text(sandbox, sdk):
     created = sdk.api_alipay_trade_precreate(subject="f", out_trade_no=20261125001, total_amount=0.1)
     assert created["code"] == "10000" and created["out_trade_no"] == "20261125001"
     assert payment_of(sandbox, "20261125001")["amount"] == 10
+
+
+def test_paying_on_the_cashier_page_sends_the_browser_to_the_signed_return_url(sandbox, sdk):
+    browser = requests.Session()
+    query = sdk.api_alipay_trade_page_pay(subject="收银台", out_trade_no="PY-CASHIER", total_amount="0.50",
+                                          return_url="https://merchant.example.com/return")
+    page = browser.get(f"{sandbox.url}/gateway.do?{query}", timeout=10)
+    payment = payment_of(sandbox, "PY-CASHIER")
+    assert page.status_code == 200 and page.url == f"{sandbox.url}/_sandbox/pay/{payment['id']}"
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    paid = browser.post(f"{page.url}/pay", data={"csrf_token": token}, allow_redirects=False, timeout=10)
+    assert paid.status_code == 303, paid.text[:500]
+    target = paid.headers["Location"]
+    assert target.startswith("https://merchant.example.com/return?")
+    data = dict(parse_qsl(urlsplit(target).query))
+    assert sdk.verify(data, data.pop("sign"))
+    assert data["out_trade_no"] == "PY-CASHIER" and data["method"] == "alipay.trade.page.pay.return"
+    assert sdk.api_alipay_trade_query(out_trade_no="PY-CASHIER")["trade_status"] == "TRADE_SUCCESS"
