@@ -188,8 +188,8 @@ def test_v2_refusals_change_nothing(sandbox, v2, case):
 
 def test_every_v2_path_is_also_under_sandboxnew(sandbox):
     creds = credentials(sandbox, "demo-wechat")
-    for path in ("pay/unifiedorder", "pay/orderquery", "pay/closeorder", "secapi/pay/refund", "pay/refund",
-                 "pay/refundquery", "secapi/pay/reverse", "sandboxnew/pay/getsignkey"):
+    for path in ("pay/unifiedorder", "pay/micropay", "pay/orderquery", "pay/closeorder", "secapi/pay/refund",
+                 "pay/refund", "pay/refundquery", "secapi/pay/reverse", "sandboxnew/pay/getsignkey"):
         for prefix in ("", "sandboxnew/"):
             if path.startswith("sandboxnew/") and prefix:
                 continue

@@ -133,3 +133,23 @@ def test_a_v2_notify_is_acknowledged_only_by_the_success_xml(sandbox, notify_rec
         (notification,) = sandbox.admin.payment(payment["id"])["notifications"]
     assert notification["status"] == "delivered"
     assert [a["acknowledged"] for a in notification["attempt_log"]] == [False, True]
+
+
+def test_micropay_outcomes_and_reverse(sandbox):
+    pay, _ = v2_client(sandbox)
+    paid = pay.micropay.create(body="Coffee", total_fee=12, auth_code="134567890123456789", client_ip=IP,
+                               out_trade_no="V2-CODE-OK")
+    assert paid["trade_type"] == "MICROPAY" and paid["cash_fee"] == "12"
+    with pytest.raises(WeChatPayException) as waiting:
+        pay.micropay.create(body="Coffee", total_fee=12, auth_code="134567890123451111", client_ip=IP,
+                            out_trade_no="V2-CODE-WAIT")
+    assert waiting.value.errcode == "USERPAYING"
+    assert pay.micropay.query(out_trade_no="V2-CODE-WAIT")["trade_state"] == "USERPAYING"
+    assert pay.order.reverse(out_trade_no="V2-CODE-WAIT")["recall"] == "N"
+    assert pay.order.query(out_trade_no="V2-CODE-WAIT")["trade_state"] == "REVOKED"
+    assert pay.order.reverse(out_trade_no="V2-CODE-OK")["recall"] == "N"  # paid: refunded in full
+    assert pay.order.query(out_trade_no="V2-CODE-OK")["trade_state"] == "REVOKED"
+    with pytest.raises(WeChatPayException) as poor:
+        pay.micropay.create(body="Coffee", total_fee=12, auth_code="134567890123454444", client_ip=IP,
+                            out_trade_no="V2-CODE-POOR")
+    assert poor.value.errcode == "NOTENOUGH"

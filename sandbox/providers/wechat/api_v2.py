@@ -49,6 +49,7 @@ class V2Api:
         self.engine, self.settings = engine, settings
         self.actions = {
             "pay/unifiedorder": (models.UnifiedOrder, self.unifiedorder),
+            "pay/micropay": (models.Micropay, self.micropay),
             "pay/orderquery": (models.OrderRef, self.orderquery),
             "pay/closeorder": (models.CloseOrder, self.closeorder),
             "secapi/pay/refund": (models.V2Refund, self.refund),
@@ -161,6 +162,36 @@ class V2Api:
         if trade_type == "H5":
             result["mweb_url"] = cashier_url(self.settings.base_url, payment.id)
         return result
+
+    async def micropay(self, body: models.Micropay, call: Call) -> dict:
+        """付款码支付. Sandbox convention (as QuickPay's barcode): the code's last digits choose the outcome."""
+        code = body.auth_code
+        if not (len(code) == 18 and code.isdigit() and 10 <= int(code[:2]) <= 15):
+            raise BusinessFail("AUTH_CODE_INVALID")
+        now, amount = self.engine.clock.now(), int(body.total_fee)
+        new = NewPayment(
+            provider=PROVIDER, merchant_id=call.merchant.id, out_trade_no=body.out_trade_no,
+            provider_trade_no=wire.transaction_id(now), amount=amount, trade_type="BARCODE", description=body.body,
+            attach=body.attach or None, payer={"auth_code": code},
+            extra={"api": "v2", "sign_type": call.sign_type, "sandboxnew": call.sandbox, "appid": body.appid,
+                   "device_info": body.device_info, "spbill_create_ip": body.spbill_create_ip},
+            fingerprint={"trade_type": "BARCODE", "amount": amount, "description": body.body, "appid": body.appid,
+                         "auth_code": code, "attach": body.attach or None},
+            raw_request=body.model_dump_json(exclude_none=True), expires_in_s=wire.ORDER_TTL_S)
+        try:
+            payment, created = await self.engine.create_payment(new)
+        except errors.DuplicateOrder:
+            raise BusinessFail("OUT_TRADE_NO_USED") from None
+        if created and code.endswith("4444"):
+            await self.engine.fail(payment.id, actor="wechat", reason="余额不足 (auth_code ends 4444)")
+            raise BusinessFail("NOTENOUGH")
+        if created and not code.endswith("1111"):
+            payment = await self.engine.succeed(payment.id, actor="wechat")
+        if payment.status is PaymentStatus.PENDING:
+            raise BusinessFail("USERPAYING")
+        if not wire.was_paid(payment):
+            raise BusinessFail("ORDERCLOSED" if payment.status is PaymentStatus.CLOSED else "NOTENOUGH")
+        return v2_wire.paid_fields(payment)
 
     async def orderquery(self, body: models.OrderRef, call: Call) -> dict:
         return v2_wire.order_fields(await self._order(call, body.out_trade_no, body.transaction_id))

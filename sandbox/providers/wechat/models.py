@@ -142,6 +142,19 @@ class UnifiedOrder(_V2):
     scene_info: StrictStr | None = None
 
 
+class Micropay(_V2):
+    body: _s(1, 128)
+    out_trade_no: V2OutTradeNo
+    total_fee: Digits
+    fee_type: Literal["CNY"] | None = None
+    spbill_create_ip: _s(1, 64)
+    auth_code: _s(1, 128)
+    attach: _s(0, 127) | None = None
+    detail: StrictStr | None = None
+    device_info: _s(0, 32) | None = None
+    goods_tag: StrictStr | None = None
+
+
 class OrderRef(_V2):
     transaction_id: _s(1, 32) | None = None
     out_trade_no: V2OutTradeNo | None = None

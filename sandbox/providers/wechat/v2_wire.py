@@ -15,6 +15,7 @@ ERR_DES = {
     "OUT_TRADE_NO_USED": "商户订单号重复", "APPID_MCHID_NOT_MATCH": "appid和mch_id不匹配",
     "MCHID_NOT_EXIST": "MCHID不存在", "REFUNDNOTEXIST": "退款订单查询失败", "SYSTEMERROR": "系统错误",
     "PARAM_ERROR": "参数错误", "NOTENOUGH": "余额不足", "TRADE_OVERDUE": "订单已经超过退款期限",
+    "USERPAYING": "需要用户输入支付密码", "AUTH_CODE_INVALID": "付款码无效，请重新刷新",
 }
 
 

@@ -117,12 +117,10 @@ def v3_transaction(payment: Payment, mchid: str) -> dict:
         obj = {"appid": payment.extra.get("appid"), "mchid": mchid}
     obj.update(out_trade_no=payment.out_trade_no, trade_state=state, trade_state_desc=STATE_DESC[state],
                attach=payment.attach or "")
-    paid = was_paid(payment)
-    if paid or payment.trade_type != "H5":  # unpaid H5 / NATIVE orders have no trade_type yet, like the real one
-        obj["trade_type"] = TO_WECHAT.get(payment.trade_type, payment.trade_type)
     amount = {"total": payment.amount, "currency": payment.currency}
-    if paid:
+    if paid := was_paid(payment):  # like the real one, an unpaid order has no transaction_id nor trade_type yet
         obj.update(transaction_id=payment.provider_trade_no, bank_type="OTHERS",
+                   trade_type=TO_WECHAT.get(payment.trade_type, payment.trade_type),
                    success_time=rfc3339(payment.paid_at))
         amount.update(payer_total=payment.amount, payer_currency=payment.currency)
         obj["payer"] = {"sub_openid" if sp and sp.get("sub_appid") else ("sp_openid" if sp else "openid"):
