@@ -80,7 +80,12 @@
 
   if (window.EventSource && (list || paymentBox || nowEl)) {
     var source = new EventSource("/_sandbox/events");
-    source.onopen = function () { if (status) status.classList.add("on"); };
+    source.onopen = function () {
+      if (status) status.classList.add("on");
+      // catch up on whatever happened between rendering the page and (re)connecting the stream
+      if (list) debounce(refreshList);
+      if (paymentBox) debounce(refreshPayment);
+    };
     source.onerror = function () { if (status) status.classList.remove("on"); };
     source.onmessage = function (e) {
       try { onMessage(JSON.parse(e.data)); } catch (err) { /* ignore a malformed message */ }

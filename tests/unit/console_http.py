@@ -7,7 +7,7 @@ import re
 import requests
 
 STORE = "QP10000001"
-CSRF_FIELD = re.compile(r'name="csrf[-_]token" (?:value|content)="([^"]+)"')
+CSRF_FIELD = re.compile(r'name="csrf[-_]token" (?:value|content)="([^"]*)"')
 
 
 class Browser(requests.Session):
@@ -20,9 +20,10 @@ class Browser(requests.Session):
 
     def page(self, path: str, **kwargs) -> requests.Response:
         response = self.get(self.base_url + path, timeout=10, **kwargs)
-        found = CSRF_FIELD.search(response.text)
-        if found:
-            self.csrf = found.group(1)
+        fields = CSRF_FIELD.findall(response.text)
+        if fields:
+            assert len(set(fields)) == 1, f"forms on {path} carry different CSRF tokens: {set(fields)}"
+            self.csrf = fields[0]
         return response
 
     def form(self, path: str, data: dict | None = None, csrf: bool = True, follow: bool = True) -> requests.Response:
