@@ -91,7 +91,8 @@ class V2Api:
         except BusinessFail as exc:
             return self._answer(call, {"err_code": exc.err_code, "err_code_des": exc.des}, ok=False)
         except errors.SandboxError as exc:
-            return self._answer(call, {"err_code": "SYSTEMERROR", "err_code_des": exc.message}, ok=False)
+            code = "PARAM_ERROR" if isinstance(exc, errors.InvalidInput) else "SYSTEMERROR"
+            return self._answer(call, {"err_code": code, "err_code_des": exc.message}, ok=False)
 
     def _merchant(self, params: dict) -> Merchant:
         mch_id = params.get("mch_id")

@@ -261,6 +261,8 @@ def _check_reusable(payment: Payment) -> None:
 def _engine_error(exc: errors.SandboxError) -> V3Error:
     if isinstance(exc, errors.NotFound):
         return V3Error(404, "ORDER_NOT_EXIST")
+    if isinstance(exc, errors.InvalidInput):
+        return V3Error(400, "PARAM_ERROR", f"参数错误: {exc.message}")
     if isinstance(exc, errors.InvalidState):
         return V3Error(400, "INVALID_REQUEST", f"订单状态不允许此操作: {exc.message}")
     return V3Error(500, "SYSTEM_ERROR", "系统错误")

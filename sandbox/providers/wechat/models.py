@@ -109,7 +109,7 @@ class RefundRequest(_V3):
 
 # --- v2: flat XML, strings only --------------------------------------------------------------------------------------
 
-Digits = _s(1, 12, r"^[0-9]+$")
+Digits = _s(1, 12, r"^[1-9][0-9]*$")  # fen, positive
 
 
 class _V2(BaseModel):
