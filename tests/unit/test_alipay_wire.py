@@ -112,3 +112,18 @@ def test_acknowledgement_and_schedule():
     for status, body in ((200, b"SUCCESS"), (200, b"ok"), (200, b""), (500, b"success"), (200, b"success!")):
         assert not channel.is_acknowledged(status, body)
     assert [d / 60 for d in RETRY_DELAYS] == [4, 10, 10, 60, 120, 360, 900]
+
+
+async def test_a_gbk_trade_notifies_in_gbk():
+    from urllib.parse import parse_qsl
+
+    from sandbox.providers.alipay import signing
+    from sandbox.providers.alipay.credentials import new_credentials
+    creds = new_credentials()
+    paid = payment(status=PaymentStatus.SUCCEEDED, paid_at=NOW, extra={"charset": "gbk"})
+    merchant = type("M", (), {"for_provider": lambda self, name: creds})()
+    request = await AlipayChannel().render(notification(paid), merchant, 1, NOW + 1)
+    assert request.headers["Content-Type"] == "application/x-www-form-urlencoded; charset=gbk"
+    params = dict(parse_qsl(request.body.decode("ascii"), encoding="gbk"))
+    assert params["subject"] == "商品" and params["charset"] == "gbk"
+    assert signing.verify_notify(params, creds["alipay_public_key_pem"])

@@ -233,6 +233,13 @@ def test_new_merchant_from_the_admin_api_works_with_the_sdk(sandbox):
     assert client.api_alipay_trade_precreate(subject="n", out_trade_no="N-1", total_amount="0.01")["code"] == "10000"
     # the demo app's trades are not this app's
     assert client.api_alipay_trade_query(out_trade_no="PY-1")["sub_code"] == "ACQ.TRADE_NOT_EXIST"
+    # a request signed with another app's key is refused, in a response the SDK still verifies
+    impostor = AliPay(**{**python_sdk_config(creds), "app_private_key_string": sandbox.admin.merchant(
+        MERCHANT)["credentials"]["alipay"]["app_private_key_pem"]})
+    impostor._gateway = client._gateway
+    refused = impostor.api_alipay_trade_precreate(subject="n", out_trade_no="N-2", total_amount="0.01")
+    assert refused["code"] == "40002" and refused["sub_code"] == "isv.invalid-signature"
+    assert sandbox.admin.payments(out_trade_no="N-2")["total"] == 0
 
 
 def test_numbers_where_strings_are_expected_are_taken_as_text(sandbox, sdk):

@@ -25,7 +25,6 @@ PRODUCTS = {
     "alipay.trade.precreate": ("PRECREATE", "FACE_TO_FACE_PAYMENT"),
     "alipay.trade.create": ("JSAPI", "JSAPI_PAY"),
 }
-TRADE_TYPE_METHODS = {trade_type: method for method, (trade_type, _) in PRODUCTS.items()}
 
 # --- errors ---------------------------------------------------------------------------------------------------
 
