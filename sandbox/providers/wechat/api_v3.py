@@ -36,7 +36,7 @@ def endpoint(fn):
         except errors.SandboxError as exc:
             error = _engine_error(exc)
             status, payload = error.status, error.body()
-        return respond(merchant, status, payload, self.engine.clock.now())
+        return respond(merchant, status, payload)
     return handler
 
 

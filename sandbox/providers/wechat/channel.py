@@ -10,6 +10,7 @@ import uuid
 
 from ...core.models import Merchant, Notification, OutboundRequest, Payment, PaymentStatus, Refund, RefundStatus
 from . import v2_crypto, v2_wire, v3_crypto, wire
+from .v3_http import signature_time
 from .wire import PROVIDER
 
 # 15s, 15s, 30s, 3m, 10m, 20m, 30m, 30m, 30m, 60m, 3h, 3h, 3h, 6h, 6h (24 h 4 min in all)
@@ -48,7 +49,7 @@ class WeChatChannel:
         envelope = v3_crypto.notify_body(creds["apiv3_key"], resource, notification.event,
                                          create_time=notification.created_at, notify_id=notify_id(notification))
         body = v3_crypto.json_bytes(envelope)
-        headers = v3_crypto.sign_response_headers(creds, body, int(now))
+        headers = v3_crypto.sign_response_headers(creds, body, signature_time())
         headers["Content-Type"] = "application/json"
         return OutboundRequest(url=notification.url, body=body, headers=headers)
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import time
 from typing import Any
 
 from aiohttp import web
@@ -112,11 +113,17 @@ def _known(exc: V3Error, merchant: Merchant) -> V3Error:
     return exc
 
 
-def respond(merchant: Merchant | None, status: int, payload: dict | None, now: float) -> web.Response:
+def signature_time() -> int:
+    """Wechatpay-Timestamp is wall-clock time, not the sandbox clock: SDKs such as wechatpay-go refuse a signature
+    more than 5 minutes off their own clock, which a clock jump would cause. Times inside bodies use the sandbox clock."""
+    return int(time.time())
+
+
+def respond(merchant: Merchant | None, status: int, payload: dict | None) -> web.Response:
     """JSON (or an empty 204) signed with the merchant's platform key; unsigned only when no merchant is known."""
     body = v3_crypto.json_bytes(payload) if payload is not None else b""
     if merchant is not None:
-        headers = v3_crypto.sign_response_headers(merchant.for_provider(PROVIDER), body, int(now))
+        headers = v3_crypto.sign_response_headers(merchant.for_provider(PROVIDER), body, signature_time())
     else:
         headers = {"Request-ID": secrets.token_hex(18).upper()}
     if payload is not None:
