@@ -1,0 +1,91 @@
+"""Screenshots of the console and the cashier for the README, from a sandbox with varied payments.
+
+Written to docs/screenshots/ when SANDBOX_SCREENSHOTS=1 (then commit them), to a temporary folder otherwise, so a
+normal test run exercises the pages without touching the repository.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from console_http import quickpay
+from sandbox.providers import all_providers
+
+pytestmark = pytest.mark.browser
+REGISTERED = {p.name for p in all_providers()}
+
+
+def wait_notified(sandbox, payment_id: str, count: int = 1) -> None:
+    import time
+    for _ in range(100):
+        notes = sandbox.admin.payment(payment_id)["notifications"]
+        if sum(n["attempts"] for n in notes) >= count:
+            return
+        time.sleep(0.05)
+
+
+def varied_payments(sandbox, receiver) -> str:
+    """A few payments in every state, through the providers' own APIs. Returns the one to show in detail."""
+    failing_url = receiver.url("/notify-broken")
+    quickpay(sandbox, "SO-20261125-0007", action="QRPay", amount=4900, iteminfo="Annual membership")
+    refunded = quickpay(sandbox, "SO-20261125-0006", receiver.url(), amount=15800, iteminfo="Headphones")
+    sandbox.admin.succeed(refunded["id"])
+    sandbox.admin.refund(refunded["id"], amount=5000)
+    failed = quickpay(sandbox, "SO-20261125-0005", amount=399)
+    sandbox.admin.fail(failed["id"], reason="insufficient balance")
+    if "alipay" in REGISTERED:
+        from alipay import AliPay
+        creds = sandbox.admin.merchant("demo-alipay")["credentials"]["alipay"]
+        client = AliPay(appid=creds["app_id"], app_private_key_string=creds["app_private_key_pem"],
+                        alipay_public_key_string=creds["alipay_public_key_pem"], sign_type="RSA2",
+                        app_notify_url=receiver.url())
+        client._gateway = f"{sandbox.url}/gateway.do"
+        client.api_alipay_trade_precreate(subject="Coffee beans 1 kg", out_trade_no="SO-20261125-0004",
+                                          total_amount="128.00")
+    if "wechat" in REGISTERED:
+        from wechatpy.pay import WeChatPay
+
+        class SandboxPay(WeChatPay):
+            API_BASE_URL = f"{sandbox.url}/"
+        creds = sandbox.admin.merchant("demo-wechat")["credentials"]["wechat"]
+        pay = SandboxPay(appid=creds["appids"][0], api_key=creds["v2_key"], mch_id=creds["mchid"])
+        pay.order.create(trade_type="NATIVE", body="Gift card", total_fee=20000, notify_url=failing_url,
+                         out_trade_no="SO-20261125-0003", client_ip="127.0.0.1", product_id="gift-200")
+        wechat = sandbox.admin.payments(out_trade_no="SO-20261125-0003")["payments"][0]
+        sandbox.admin.succeed(wechat["id"])
+    shown = quickpay(sandbox, "SO-20261125-0002", receiver.url(), amount=2599, iteminfo="Gift pack",
+                     attach="campaign=winter")
+    sandbox.admin.succeed(shown["id"])
+    quickpay(sandbox, "SO-20261125-0001", receiver.url(), amount=6800, iteminfo="Tea sampler")
+    wait_notified(sandbox, shown["id"])
+    wait_notified(sandbox, refunded["id"], 2)
+    return shown["id"]
+
+
+def test_screenshots(page, sandbox, notify_receiver, tmp_path):
+    target = Path(__file__).resolve().parents[2] / "docs" / "screenshots" \
+        if os.environ.get("SANDBOX_SCREENSHOTS") == "1" else tmp_path
+    target.mkdir(parents=True, exist_ok=True)
+    notify_receiver.reply = (200, "SUCCESS")
+    notify_receiver.replies = []
+    shown = varied_payments(sandbox, notify_receiver)
+
+    page.goto("/_sandbox/")
+    expect(page.locator("#live-status.on")).to_be_visible()
+    page.screenshot(path=str(target / "console-payments.png"))
+
+    page.goto(f"/_sandbox/payments/{shown}")
+    expect(page.locator("details.attempt").first).to_contain_text("✓ 200")
+    page.locator("details.attempt summary").first.click()
+    page.screenshot(path=str(target / "console-payment.png"), full_page=True)
+
+    pending = sandbox.admin.payments(out_trade_no="SO-20261125-0007")["payments"][0]  # aggregated QR: wallets
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"/_sandbox/pay/{pending['id']}")
+    expect(page.locator(".qr svg")).to_be_visible()
+    page.screenshot(path=str(target / "cashier.png"), full_page=True)
+    for name in ("console-payments.png", "console-payment.png", "cashier.png"):
+        assert (target / name).stat().st_size > 10_000
