@@ -134,7 +134,7 @@ class V2Api:
         payer = {k: v for k, v in (("openid", body.openid), ("sub_openid", body.sub_openid)) if v}
         provider_ids = {"prepay_id": wire.prepay_id(now)}
         if trade_type == "NATIVE":
-            provider_ids["code_url"] = f"weixin://wxpay/bizpayurl?pr={wire.code_url_token()}"
+            provider_ids.update(wire.code_url())
         sub = {"sub_mch_id": body.sub_mch_id, "sub_appid": body.sub_appid} if body.sub_mch_id else None
         amount = int(body.total_fee)
         new = NewPayment(

@@ -72,7 +72,7 @@ class V3Api:
         trade_type = TRADE_TYPES[kind]
         provider_ids = {"prepay_id": wire.prepay_id(now)} if kind != "codepay" else {}
         if kind == "native":
-            provider_ids["code_url"] = f"weixin://wxpay/bizpayurl?pr={wire.code_url_token()}"
+            provider_ids.update(wire.code_url())
         sp = {"sp_appid": body.sp_appid, "sp_mchid": body.sp_mchid, "sub_mchid": body.sub_mchid,
               "sub_appid": body.sub_appid} if partner else None
         new = NewPayment(

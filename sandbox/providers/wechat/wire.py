@@ -52,8 +52,10 @@ def refund_id(now: float) -> str:
     return f"503000{_digits(5)}{china_now(now):%Y%m%d}{_digits(10)}"
 
 
-def code_url_token() -> str:
-    return "".join(secrets.choice(_ALNUM) for _ in range(7))
+def code_url() -> dict:
+    """A NATIVE order's QR link; the token is kept on its own too, for pages that resolve `pr=` links."""
+    token = "".join(secrets.choice(_ALNUM) for _ in range(7))
+    return {"code_url": f"weixin://wxpay/bizpayurl?pr={token}", "code_url_token": token}
 
 
 def openid_of(payment: Payment) -> str:
