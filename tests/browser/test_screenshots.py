@@ -9,12 +9,12 @@ import os
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import expect
 
 from console_http import quickpay
 from sandbox.providers import all_providers
 
 pytestmark = pytest.mark.browser
+expect = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)").expect
 REGISTERED = {p.name for p in all_providers()}
 
 
