@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import urllib.parse
 
 from aiohttp import web
 
@@ -78,7 +79,7 @@ async def protect(request: web.Request, handler):
     if _needs_login(path) and not is_logged_in(request):
         # A page is sent to the login form; live updates (fragments, the event stream) just get 401.
         if request.method == "GET" and not request.headers.get("X-Fragment") and path != f"{CONSOLE}/events":
-            raise web.HTTPSeeOther(f"{CONSOLE}/login?next={request.rel_url.path}")
+            raise web.HTTPSeeOther(f"{CONSOLE}/login?next={urllib.parse.quote(request.rel_url.path)}")
         return _refuse(request, 401, "Sign in needed", "This sandbox asks for its admin token.")
     cookie = request.cookies.get(CSRF_COOKIE, "")
     if _csrf_checked(path) and request.method not in SAFE_METHODS and not await _csrf_ok(request, cookie):

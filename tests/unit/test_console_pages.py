@@ -32,6 +32,11 @@ def test_every_page_renders(sandbox, browser):
         assert response.status_code == 200, path
         assert "text/html" in response.headers["Content-Type"] and "Traceback" not in response.text
     assert requests.get(f"{sandbox.url}/_sandbox", allow_redirects=False).status_code == 308
+    css = requests.get(f"{sandbox.url}/_sandbox/static/sandbox.css", timeout=5)
+    assert css.status_code == 200 and "Set-Cookie" not in css.headers
+    # without an admin token there is nothing to sign in to
+    login = requests.get(f"{sandbox.url}/_sandbox/login?next=/_sandbox/clock", allow_redirects=False, timeout=5)
+    assert login.status_code == 303 and login.headers["Location"] == "/_sandbox/clock"
 
 
 def test_payments_list_filters_search_and_paging(sandbox, browser):
