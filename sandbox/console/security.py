@@ -20,7 +20,8 @@ CONSOLE = "/_sandbox"
 SESSION_COOKIE = "sandbox_session"
 CSRF_COOKIE = "sandbox_csrf"
 CSRF_FIELD = "csrf_token"
-CSRF_KEY = "csrf_token"  # request[CSRF_KEY]: the token to put in forms
+# request[CSRF_KEY]: the token to put in forms (a typed key where aiohttp has them, 3.12+)
+CSRF_KEY = web.RequestKey("csrf_token", str) if hasattr(web, "RequestKey") else "csrf_token"
 # Paths under /_sandbox/ that are not console pages: the admin API checks its own Bearer token, the cashier is for
 # payers, static files are public, and the login page is how one gets in.
 PUBLIC_PREFIXES = (f"{CONSOLE}/api/", f"{CONSOLE}/static/", f"{CONSOLE}/pay/", f"{CONSOLE}/login")

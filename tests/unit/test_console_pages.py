@@ -6,6 +6,7 @@ import json
 import re
 import threading
 import time
+from pathlib import Path
 
 import pytest
 import requests
@@ -193,7 +194,7 @@ def test_merchant_create_detail_and_key_download(sandbox, browser):
 
 
 def test_pem_downloads(sandbox, browser):
-    creds = json.loads(open("fixtures/wechat/demo-cert.json").read())
+    creds = json.loads(Path("fixtures/wechat/demo-cert.json").read_text())
     sandbox.call(sandbox.engine.create_merchant("PEM test", {"wechat": {**creds, "mchid": "1999999999"}}, [],
                                                 merchant_id="pem-test"))
     page = browser.page("/_sandbox/merchants/pem-test").text
