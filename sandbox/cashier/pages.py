@@ -10,6 +10,7 @@ import segno
 from aiohttp import web
 
 from ..appkeys import ENGINE, PROVIDERS, SETTINGS
+from ..console.forms import form
 from ..console.render import error_page, redirect, render
 from ..core import errors
 from ..core.models import CloseReason, PaymentStatus
@@ -58,7 +59,7 @@ async def cashier_action(request: web.Request) -> web.Response:
     engine = request.app[ENGINE]
     payment_id, action = request.match_info["id"], request.match_info["action"]
     back = cashier_path(payment_id)
-    fields = await request.post()
+    fields = await form(request)
     try:
         payment = await engine.get_payment(payment_id)
         if _state(payment, engine.clock.now()) == "expired":
@@ -76,7 +77,7 @@ async def cashier_action(request: web.Request) -> web.Response:
                 return web.Response(status=303, headers={"Location": target})
             return redirect(request, back, "Payment complete")
         if action == "fail":
-            reason = (fields.get("reason") or "").strip()[:256] or "the payer's payment failed"
+            reason = fields.get("reason", "")[:256] or "the payer's payment failed"
             await engine.fail(payment_id, actor=ACTOR, reason=reason)
             return redirect(request, back, "Payment failed")
         await engine.close(payment_id, actor=ACTOR, why=CloseReason.CANCELED, reason="canceled by the payer")
@@ -104,7 +105,7 @@ async def app_pay(request: web.Request) -> web.Response:
     """Hand the order string to the admin endpoint the Alipay adapter adds, then go to that payment's page.
 
     The call goes to this same server's own socket with the admin token, so a payer needs no token."""
-    order_string = ((await request.post()).get("order_string") or "").strip()
+    order_string = (await form(request)).get("order_string", "")
     if not order_string:
         return render(request, "cashier/app_pay.html", status=400, order_string="",
                       error="Paste the order string your app would hand to the Alipay SDK.")
