@@ -135,3 +135,16 @@ def test_bad_input_gets_the_envelope_and_stores_nothing(sandbox):
     assert sandbox.admin.payments()["total"] == 0
     wrong_method = requests.get(f"{sandbox.url}/QuickPay/JSAPIPay", timeout=5)
     assert wrong_method.status_code == 405 and wrong_method.json()["code"] == "FAIL"
+
+
+def test_calls_about_a_payment_appear_on_its_timeline(sandbox):
+    call(sandbox, "JSAPIPay", jsapi("T-1"))
+    call(sandbox, "JSAPIPay", jsapi("T-1"))
+    call(sandbox, "Query", {"store_no": STORE, "order_no": "T-1"})
+    payment = sandbox.admin.payments(out_trade_no="T-1")["payments"][0]
+    events = sandbox.admin.payment(payment["id"])["events"]
+    assert [e["kind"] for e in events] == ["state", "api", "api"]
+    assert json.loads(events[0]["data"]["request"])["order_no"] == "T-1"
+    query = events[2]
+    assert query["summary"] == "QuickPay/Query" and query["data"]["request"]["order_no"] == "T-1"
+    assert query["data"]["response"]["data"]["transaction_status"] == "CREATE"

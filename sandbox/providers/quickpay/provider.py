@@ -22,6 +22,7 @@ from .channel import QuickPayChannel
 from .wire import FAIL, ORDER_EXISTS, ORDER_NOT_EXIST, PARAM_ERROR, SIGN_ERROR, STORE_NOT_EXIST
 
 log = logging.getLogger(__name__)
+Answer = tuple[dict, str | None]  # (data, id of the payment whose timeline logs the call)
 MAX_BODY = 64 * 1024
 ORDER_TTL_S = 2 * 3600  # QuickPay convention: an unpaid order closes after 2 h
 
@@ -40,7 +41,7 @@ class QuickPayProvider:
         self.channel = QuickPayChannel()
         self.engine: Engine | None = None
         self.settings: Settings | None = None
-        self._actions: dict[str, tuple[type[BaseModel], Callable[..., Awaitable[dict]]]] = {
+        self._actions: dict[str, tuple[type[BaseModel], Callable[..., Awaitable[Answer]]]] = {
             "jsapipay": (models.JSAPIPay, self.jsapi_pay),
             "pay": (models.BarcodePay, self.barcode_pay),
             "qrpay": (models.QRPay, self.qr_pay),
@@ -79,8 +80,12 @@ class QuickPayProvider:
             body = model.model_validate(fields)
             merchant = self._merchant(body.store_no)
             self._check_sign(merchant, fields)
-            data = await handler(body, merchant)
-            return _reply(wire.envelope("SUCCESS", "成功", data), merchant)
+            data, payment_id = await handler(body, merchant)
+            reply = _reply(wire.envelope("SUCCESS", "成功", data), merchant)
+            if payment_id is not None:  # the payment's timeline shows every call made about it
+                await self.engine.log_api_call(payment_id, f"QuickPay/{request.match_info['action']}", fields,
+                                               json.loads(reply.body))
+            return reply
         except QuickPayError as exc:
             return _reply(wire.envelope(exc.code, exc.msg))
         except BodyTooLarge as exc:
@@ -108,7 +113,7 @@ class QuickPayProvider:
 
     # ----- calls ---------------------------------------------------------------------------------------------
 
-    async def jsapi_pay(self, body: models.JSAPIPay, merchant: Merchant) -> dict:
+    async def jsapi_pay(self, body: models.JSAPIPay, merchant: Merchant) -> Answer:
         if body.paytype not in (models.WECHAT, models.ALIPAY):
             raise QuickPayError(PARAM_ERROR, f"paytype {body.paytype} is not supported (11 WeChat, 21 Alipay)")
         wallet = "wechat" if body.paytype == models.WECHAT else "alipay"
@@ -120,20 +125,20 @@ class QuickPayProvider:
         now = self.engine.clock.now()
         trade_no = wire.transaction_no(now)
         cloudpay = self._cloudpay_param(wallet, body, trade_no, merchant, now)
-        payment, _ = await self._create(body, merchant, trade_type="JSAPI", trade_no=trade_no, wallet=wallet,
+        payment, created = await self._create(body, merchant, trade_type="JSAPI", trade_no=trade_no, wallet=wallet,
                                      payer={"openid": body.openid},
                                      provider_ids={"cloudpay_param": cloudpay},
                                      identity={"paytype": body.paytype, "appid": body.appid, "openid": body.openid})
-        return wire.pay_result(payment)
+        return wire.pay_result(payment), _logged_unless(created, payment)
 
-    async def barcode_pay(self, body: models.BarcodePay, merchant: Merchant) -> dict:
+    async def barcode_pay(self, body: models.BarcodePay, merchant: Merchant) -> Answer:
         wallet = _barcode_wallet(body.barcode)
         now = self.engine.clock.now()
         payment, created = await self._create(body, merchant, trade_type="BARCODE",
                                               trade_no=wire.transaction_no(now), wallet=wallet,
                                               payer={"barcode": body.barcode}, identity={"barcode": body.barcode})
         if not created:
-            return wire.pay_result(payment)  # a retry of the same barcode pay: report where it stands
+            return wire.pay_result(payment), payment.id  # a retry of the same barcode pay: where it stands
         # Sandbox convention: the barcode's last four digits choose the outcome (see README).
         if body.barcode.endswith("1111"):
             pass  # the payer is asked for a password: stays PAYING until the tester or a rule decides
@@ -141,28 +146,29 @@ class QuickPayProvider:
             payment = await self.engine.fail(payment.id, actor="quickpay", reason="余额不足 (barcode ends 4444)")
         else:
             payment = await self.engine.succeed(payment.id, actor="quickpay")
-        return wire.pay_result(payment)
+        return wire.pay_result(payment), None
 
-    async def qr_pay(self, body: models.QRPay, merchant: Merchant) -> dict:
+    async def qr_pay(self, body: models.QRPay, merchant: Merchant) -> Answer:
         now = self.engine.clock.now()
-        payment, _ = await self._create(body, merchant, trade_type="NATIVE", trade_no=wire.transaction_no(now),
+        payment, created = await self._create(body, merchant, trade_type="NATIVE", trade_no=wire.transaction_no(now),
                                      wallet=None, payer={}, identity={})
         url = cashier_url(self.settings.base_url, payment.id)
         result = wire.pay_result(payment)
         result["cloudpay_param"] = segno.make(url, error="m").png_data_uri(scale=4) \
             if body.qr_format == "png" else url
-        return result
+        return result, _logged_unless(created, payment)
 
-    async def query(self, body: models.OrderRef, merchant: Merchant) -> dict:
-        return wire.pay_result(await self._order(merchant, body.order_no))
+    async def query(self, body: models.OrderRef, merchant: Merchant) -> Answer:
+        payment = await self._order(merchant, body.order_no)
+        return wire.pay_result(payment), payment.id
 
-    async def cancel(self, body: models.OrderRef, merchant: Merchant) -> dict:
+    async def cancel(self, body: models.OrderRef, merchant: Merchant) -> Answer:
         payment = await self._order(merchant, body.order_no)
         payment = await self.engine.cancel(payment.id, actor="quickpay",
                                            provider_refund_no=wire.transaction_no(self.engine.clock.now()))
-        return wire.pay_result(payment)
+        return wire.pay_result(payment), payment.id
 
-    async def refund(self, body: models.Refund, merchant: Merchant) -> dict:
+    async def refund(self, body: models.Refund, merchant: Merchant) -> Answer:
         payment = await self._order(merchant, body.order_no)
         if body.amount is not None and body.amount != payment.amount:
             raise QuickPayError(PARAM_ERROR, f"amount {body.amount} is not the order's amount {payment.amount}")
@@ -171,14 +177,14 @@ class QuickPayProvider:
             provider_refund_no=wire.transaction_no(self.engine.clock.now()), reason=body.refund_desc,
             actor="quickpay", extra={"operator": body.operator})
         payment = await self.engine.get_payment(payment.id)
-        return wire.refund_result(payment, refund, body.operator)
+        return wire.refund_result(payment, refund, body.operator), payment.id
 
-    async def refund_query(self, body: models.RefundQuery, merchant: Merchant) -> dict:
+    async def refund_query(self, body: models.RefundQuery, merchant: Merchant) -> Answer:
         payment = await self._order(merchant, body.order_no)
         refund = await self.engine.find_refund(payment.id, body.refund_order_no)
         if refund is None:
             raise QuickPayError(ORDER_NOT_EXIST, f"退款单不存在: refund_order_no {body.refund_order_no}")
-        return wire.refund_result(payment, refund)
+        return wire.refund_result(payment, refund), payment.id
 
     # ----- helpers -------------------------------------------------------------------------------------------
 
@@ -216,6 +222,11 @@ class QuickPayProvider:
                   "package": f"prepay_id=wx{trade_no[:14]}{random.getrandbits(64):016x}", "signType": "MD5"}
         params["paySign"] = wire.sign(params, merchant.for_provider(self.name).get("key") or body.store_no)
         return json.dumps(params, separators=(",", ":"))
+
+
+def _logged_unless(created: bool, payment: Payment) -> str | None:
+    """A fresh create is on the timeline already (its "created" event holds the request); a repeat is logged."""
+    return None if created else payment.id
 
 
 def _barcode_wallet(barcode: str) -> str:
