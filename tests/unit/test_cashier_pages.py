@@ -122,3 +122,30 @@ def test_alipay_app_pay_page(sandbox, payer):
     payment = sandbox.admin.payments(out_trade_no="APP-1")["payments"][0]
     assert opened.headers["Location"] == f"/_sandbox/pay/{payment['id']}"
     assert "2.50" in payer.page(opened.headers["Location"]).text
+
+
+def test_alipay_page_pay_returns_the_payer_to_the_signed_return_url(sandbox, payer):
+    """Alipay page pay end to end: gateway → cashier → pay → the shop's return_url with a verifiable sign."""
+    import urllib.parse
+    from sandbox.providers import all_providers
+    if "alipay" not in {p.name for p in all_providers()}:
+        pytest.skip("the alipay adapter is not in the provider registry yet")
+    from alipay import AliPay
+    creds = sandbox.admin.merchant("demo-alipay")["credentials"]["alipay"]
+    client = AliPay(appid=creds["app_id"], app_private_key_string=creds["app_private_key_pem"],
+                    alipay_public_key_string=creds["alipay_public_key_pem"], sign_type="RSA2")
+    order = client.api_alipay_trade_page_pay(subject="Page order", out_trade_no="PAGE-1", total_amount="9.90",
+                                             return_url="https://shop.example/return")
+    cashier = payer.get(f"{sandbox.url}/gateway.do?{order}", allow_redirects=False, timeout=10)
+    assert cashier.status_code in (302, 303) and "/_sandbox/pay/pay_" in cashier.headers["Location"]
+    page = payer.page(urllib.parse.urlsplit(cashier.headers["Location"]).path)
+    assert "9.90" in page.text and "Alipay" in page.text
+    paid = payer.form(urllib.parse.urlsplit(cashier.headers["Location"]).path + "/pay", follow=False)
+    assert paid.status_code == 303
+    back = urllib.parse.urlsplit(paid.headers["Location"])
+    assert f"{back.scheme}://{back.netloc}{back.path}" == "https://shop.example/return"
+    params = dict(urllib.parse.parse_qsl(back.query))
+    assert params["out_trade_no"] == "PAGE-1" and params["total_amount"] == "9.90"
+    sign = params.pop("sign")
+    params.pop("sign_type", None)
+    assert client.verify(params, sign)
