@@ -1,0 +1,70 @@
+"""Refunds: part of the engine (a mixin of Engine), kept apart because they are a lifecycle of their own."""
+from __future__ import annotations
+
+
+from ..store import payments as payments_store
+from . import errors, status
+from .ids import new_id
+from .models import Payment, PaymentStatus, Refund, RefundStatus
+
+
+class RefundOperations:
+    async def refund(self, payment_id: str, *, amount: int, out_refund_no: str, provider_refund_no: str,
+                     reason: str | None = None, notify_url: str | None = None, actor: str = "api",
+                     extra: dict | None = None) -> tuple[Refund, bool]:
+        """Refund part or all of a paid payment. The same out_refund_no and amount again returns the first refund."""
+        if amount <= 0:
+            raise errors.InvalidInput("refund amount must be positive")
+
+        def work(conn):
+            now = self.clock.now()
+            payment = self._load(conn, payment_id)
+            existing = payments_store.refund_by_out_refund_no(conn, payment_id, out_refund_no)
+            if existing is not None:
+                if existing["amount"] != amount:
+                    raise errors.DuplicateRefund(f"out_refund_no {out_refund_no!r} was used for another amount",
+                                                 Refund.model_validate(existing))
+                return payment, Refund.model_validate(existing), False, False
+            if not status.is_paid(payment.status):
+                raise errors.InvalidState(f"payment is {payment.status.value}; only a paid payment is refunded",
+                                          payment)
+            if amount > payment.refundable:
+                raise errors.RefundExceedsPayment(
+                    f"refund of {amount} fen exceeds the {payment.refundable} fen left to refund", payment)
+            refund = Refund(id=new_id("rfd"), payment_id=payment_id, out_refund_no=out_refund_no,
+                            provider_refund_no=provider_refund_no, amount=amount, status=RefundStatus.SUCCEEDED,
+                            reason=reason, notify_url=notify_url, extra=extra or {}, created_at=now, succeeded_at=now)
+            payments_store.insert_refund(conn, refund.model_dump(mode="json"))
+            record = payment.model_dump(mode="json")
+            record.update(refunded_amount=payment.refunded_amount + amount, status=PaymentStatus.REFUNDED.value,
+                          updated_at=now)
+            payments_store.update(conn, record)
+            payment = Payment.model_validate(record)
+            self._event(conn, payment_id, now, "state", f"refunded {amount} fen by {actor} ({out_refund_no})",
+                        {"refund_id": refund.id, "amount": amount, "actor": actor})
+            queued = self._queue_notifications(conn, payment, refund, now, None)
+            return payment, refund, True, bool(queued)
+
+        payment, refund, created, queued = await self.db.transaction(work)
+        if created:
+            self._published(payment, queued)
+        return refund, created
+
+    async def find_refund(self, payment_id: str, out_refund_no: str) -> Refund | None:
+        row = await self.db.read(lambda conn: payments_store.refund_by_out_refund_no(conn, payment_id, out_refund_no))
+        return Refund.model_validate(row) if row else None
+
+    async def find_merchant_refund(self, merchant_id: str, provider: str, out_refund_no: str) -> Refund | None:
+        row = await self.db.read(
+            lambda conn: payments_store.refund_by_merchant_out_refund_no(conn, merchant_id, provider, out_refund_no))
+        return Refund.model_validate(row) if row else None
+
+    async def find_refund_by_provider_no(self, merchant_id: str, provider: str,
+                                         provider_refund_no: str) -> Refund | None:
+        row = await self.db.read(lambda conn: payments_store.refund_by_merchant_provider_refund_no(
+            conn, merchant_id, provider, provider_refund_no))
+        return Refund.model_validate(row) if row else None
+
+    async def refunds(self, payment_id: str) -> list[Refund]:
+        rows = await self.db.read(lambda conn: payments_store.refunds_of(conn, payment_id))
+        return [Refund.model_validate(r) for r in rows]
