@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field, ValidationError
 from ..appkeys import ENGINE, PROVIDERS, SETTINGS
 from ..core import errors
 from ..core.ids import new_id
-from ..core.models import PaymentStatus
+from ..core.models import PaymentStatus, RefundStatus
 from ..core.rules import Rule
 from .openapi import openapi_document
 from .serialize import clock_json, merchant_json, notification_json, payment_detail_json, payment_json
@@ -37,6 +37,7 @@ class RefundBody(BaseModel):
     amount: int | None = Field(default=None, gt=0)
     out_refund_no: str | None = Field(default=None, min_length=1, max_length=64)
     reason: str | None = Field(default=None, max_length=256)
+    hold: bool | None = None  # true: stays PROCESSING until POST /refunds/{id}/succeed|fail|close
 
 
 class DeliverBody(BaseModel):
@@ -189,8 +190,21 @@ async def refund_payment(request):
     payment = await engine.get_payment(request.match_info["id"])
     refund, created = await engine.refund(
         payment.id, amount=body.amount or payment.refundable, out_refund_no=body.out_refund_no or new_id("refund"),
-        provider_refund_no=new_id("rf"), reason=body.reason, actor="admin-api")
+        provider_refund_no=new_id("rf"), reason=body.reason, actor="admin-api", hold=body.hold)
     return web.json_response(refund.model_dump(mode="json"), status=201 if created else 200)
+
+
+async def get_refund(request):
+    return web.json_response((await _engine(request).get_refund(request.match_info["id"])).model_dump(mode="json"))
+
+
+async def settle_refund(request):
+    body = await _body(request, Outcome)
+    outcome = {"succeed": RefundStatus.SUCCEEDED, "fail": RefundStatus.FAILED,
+               "close": RefundStatus.CLOSED}[request.match_info["action"]]
+    refund = await _engine(request).settle_refund(request.match_info["id"], outcome, actor="admin-api",
+                                                  reason=body.reason)
+    return web.json_response(refund.model_dump(mode="json"))
 
 
 async def resend_notify(request):
@@ -271,6 +285,8 @@ def setup_admin_api(app: web.Application) -> None:
     r.add_post(f"{API}/payments/{{id}}/{{action:succeed|fail|close}}", change_payment)
     r.add_post(f"{API}/payments/{{id}}/refunds", refund_payment)
     r.add_post(f"{API}/payments/{{id}}/notify", resend_notify)
+    r.add_get(f"{API}/refunds/{{id}}", get_refund)
+    r.add_post(f"{API}/refunds/{{id}}/{{action:succeed|fail|close}}", settle_refund)
     r.add_get(f"{API}/notifications", list_notifications)
     r.add_get(f"{API}/notifications/{{id}}", get_notification)
     r.add_post(f"{API}/notifications/{{id}}/deliver", deliver_notification)

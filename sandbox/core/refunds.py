@@ -1,4 +1,8 @@
-"""Refunds: part of the engine (a mixin of Engine), kept apart because they are a lifecycle of their own."""
+"""Refunds: part of the engine (a mixin of Engine), kept apart because they are a lifecycle of their own.
+
+A refund succeeds at once unless the payment's rule says `refund: "processing"`: then it waits in PROCESSING, its
+amount reserved, until `settle_refund` makes it succeed, fail (ABNORMAL) or close, and only then is it notified.
+"""
 from __future__ import annotations
 
 
@@ -11,8 +15,10 @@ from .models import Payment, PaymentStatus, Refund, RefundStatus
 class RefundOperations:
     async def refund(self, payment_id: str, *, amount: int, out_refund_no: str, provider_refund_no: str,
                      reason: str | None = None, notify_url: str | None = None, actor: str = "api",
-                     extra: dict | None = None) -> tuple[Refund, bool]:
-        """Refund part or all of a paid payment. The same out_refund_no and amount again returns the first refund."""
+                     extra: dict | None = None, hold: bool | None = None) -> tuple[Refund, bool]:
+        """Refund part or all of a paid payment. The same out_refund_no and amount again returns the first refund.
+
+        hold: leave it PROCESSING for settle_refund (default: what the payment's rule says; otherwise no)."""
         if amount <= 0:
             raise errors.InvalidInput("refund amount must be positive")
 
@@ -31,24 +37,73 @@ class RefundOperations:
             if amount > payment.refundable:
                 raise errors.RefundExceedsPayment(
                     f"refund of {amount} fen exceeds the {payment.refundable} fen left to refund", payment)
+            held = hold if hold is not None else \
+                (payment.extra.get("rule") or {}).get("action", {}).get("refund") == "processing"
             refund = Refund(id=new_id("rfd"), payment_id=payment_id, out_refund_no=out_refund_no,
-                            provider_refund_no=provider_refund_no, amount=amount, status=RefundStatus.SUCCEEDED,
-                            reason=reason, notify_url=notify_url, extra=extra or {}, created_at=now, succeeded_at=now)
+                            provider_refund_no=provider_refund_no, amount=amount,
+                            status=RefundStatus.PROCESSING if held else RefundStatus.SUCCEEDED, reason=reason,
+                            notify_url=notify_url, extra=extra or {}, created_at=now,
+                            succeeded_at=None if held else now)
             payments_store.insert_refund(conn, refund.model_dump(mode="json"))
             record = payment.model_dump(mode="json")
             record.update(refunded_amount=payment.refunded_amount + amount, status=PaymentStatus.REFUNDED.value,
                           updated_at=now)
             payments_store.update(conn, record)
             payment = Payment.model_validate(record)
-            self._event(conn, payment_id, now, "state", f"refunded {amount} fen by {actor} ({out_refund_no})",
-                        {"refund_id": refund.id, "amount": amount, "actor": actor})
-            queued = self._queue_notifications(conn, payment, refund, now, None)
+            self._event(conn, payment_id, now, "state",
+                        f"{'refund of' if held else 'refunded'} {amount} fen by {actor} ({out_refund_no})"
+                        + (" processing" if held else ""),
+                        {"refund_id": refund.id, "amount": amount, "actor": actor, "status": refund.status.value})
+            queued = [] if held else self._queue_notifications(conn, payment, refund, now, None)
             return payment, refund, True, bool(queued)
 
         payment, refund, created, queued = await self.db.transaction(work)
         if created:
             self._published(payment, queued)
         return refund, created
+
+    async def settle_refund(self, refund_id: str, outcome: RefundStatus, *, actor: str = "api",
+                            reason: str | None = None) -> Refund:
+        """Finish a PROCESSING refund: SUCCEEDED, or FAILED / CLOSED (its amount is refundable again)."""
+        if outcome is RefundStatus.PROCESSING:
+            raise errors.InvalidInput("a refund settles as SUCCEEDED, FAILED or CLOSED")
+
+        def work(conn):
+            now = self.clock.now()
+            row = payments_store.refund_get(conn, refund_id)
+            if row is None:
+                raise errors.RefundNotFound(f"no refund {refund_id!r}")
+            refund = Refund.model_validate(row)
+            payment = self._load(conn, refund.payment_id)
+            if refund.status is not RefundStatus.PROCESSING:
+                raise errors.InvalidState(f"refund is {refund.status.value}; only a PROCESSING refund settles", payment)
+            refund = refund.model_copy(update={
+                "status": outcome, "succeeded_at": now if outcome is RefundStatus.SUCCEEDED else None,
+                "extra": {**refund.extra, **({"reason": reason} if reason else {})}})
+            payments_store.update_refund(conn, refund.model_dump(mode="json"))
+            if outcome is not RefundStatus.SUCCEEDED:  # the reserved amount goes back
+                record = payment.model_dump(mode="json")
+                left = payment.refunded_amount - refund.amount
+                record.update(refunded_amount=left, updated_at=now,
+                              status=(PaymentStatus.REFUNDED if left else PaymentStatus.SUCCEEDED).value)
+                payments_store.update(conn, record)
+                payment = Payment.model_validate(record)
+            self._event(conn, payment.id, now, "state",
+                        f"refund {refund.out_refund_no} {outcome.value.lower()} by {actor}"
+                        + (f": {reason}" if reason else ""),
+                        {"refund_id": refund.id, "status": outcome.value, "actor": actor})
+            queued = self._queue_notifications(conn, payment, refund, now, None)
+            return payment, refund, bool(queued)
+
+        payment, refund, queued = await self.db.transaction(work)
+        self._published(payment, queued)
+        return refund
+
+    async def get_refund(self, refund_id: str) -> Refund:
+        row = await self.db.read(lambda conn: payments_store.refund_get(conn, refund_id))
+        if row is None:
+            raise errors.RefundNotFound(f"no refund {refund_id!r}")
+        return Refund.model_validate(row)
 
     async def find_refund(self, payment_id: str, out_refund_no: str) -> Refund | None:
         row = await self.db.read(lambda conn: payments_store.refund_by_out_refund_no(conn, payment_id, out_refund_no))

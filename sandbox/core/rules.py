@@ -28,6 +28,7 @@ class RuleAction(BaseModel):
     reason: str | None = None
     notify: Literal["normal", "delay", "drop", "duplicate"] = "normal"
     notify_delay_s: float = Field(default=0, ge=0)
+    refund: Literal["succeed", "processing"] = "succeed"  # processing: refunds wait for settle_refund
 
 
 class Rule(BaseModel):

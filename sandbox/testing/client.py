@@ -53,6 +53,10 @@ class _Calls:
     def refund(self, payment_id: str, **body):
         return self._request("POST", f"/payments/{payment_id}/refunds", body)
 
+    def refund_outcome(self, refund_id: str, action: str, **body):
+        """action: succeed | fail | close, for a refund held in PROCESSING."""
+        return self._request("POST", f"/refunds/{refund_id}/{action}", body)
+
     def resend(self, payment_id: str, delay_s: float = 0):
         return self._request("POST", f"/payments/{payment_id}/notify", {"delay_s": delay_s})
 

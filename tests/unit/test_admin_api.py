@@ -115,3 +115,16 @@ async def test_async_admin_client(sandbox):
         assert (await admin.health())["status"] == "ok"
         with pytest.raises(AdminError):
             await admin.payment("pay_missing")
+
+
+def test_held_refunds_are_settled_through_the_api(sandbox):
+    payment = create(sandbox, "HOLD-1")
+    sandbox.admin.succeed(payment["id"])
+    held = sandbox.admin.refund(payment["id"], amount=40, hold=True)
+    assert held["status"] == "PROCESSING"
+    closed = sandbox.admin.refund_outcome(held["id"], "close", reason="merchant withdrew it")
+    assert closed["status"] == "CLOSED"
+    with pytest.raises(AdminError) as again:
+        sandbox.admin.refund_outcome(held["id"], "succeed")
+    assert again.value.status == 409
+    assert sandbox.admin.payment(payment["id"])["refunded_amount"] == 0

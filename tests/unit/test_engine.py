@@ -9,7 +9,7 @@ from sandbox.core import errors
 from sandbox.core.bus import Bus
 from sandbox.core.clock import Clock
 from sandbox.core.engine import Engine
-from sandbox.core.models import CloseReason, NewPayment, OutboundRequest, PaymentStatus
+from sandbox.core.models import CloseReason, NewPayment, OutboundRequest, PaymentStatus, RefundStatus
 from sandbox.core.rules import Rule, RuleAction, RuleMatch
 from sandbox.store.db import Database
 
@@ -194,3 +194,32 @@ async def test_state_survives_reopening_the_database(tmp_path):
             assert engine.clock.offset_s == pytest.approx(3600)
             assert engine.merchant_by_key("test", "M1").id == "m1"
         await db.close()
+
+
+async def test_held_refunds_settle_later_and_a_failed_one_gives_the_money_back(engine):
+    payment, _ = await engine.create_payment(new_payment("H", amount=1000))
+    await engine.succeed(payment.id)
+    held, _ = await engine.refund(payment.id, amount=700, out_refund_no="R1", provider_refund_no="X1", hold=True)
+    assert held.status.value == "PROCESSING" and held.succeeded_at is None
+    assert (await engine.get_payment(payment.id)).refundable == 300  # reserved while processing
+    with pytest.raises(errors.RefundExceedsPayment):
+        await engine.refund(payment.id, amount=301, out_refund_no="R2", provider_refund_no="X2")
+    failed = await engine.settle_refund(held.id, RefundStatus.FAILED, reason="card closed")
+    assert failed.status.value == "FAILED"
+    after = await engine.get_payment(payment.id)
+    assert after.refundable == 1000 and after.status is PaymentStatus.SUCCEEDED
+    with pytest.raises(errors.InvalidState):
+        await engine.settle_refund(held.id, RefundStatus.SUCCEEDED)
+    events = [n.event for n in await engine.list_notifications(payment.id)]
+    assert events.count("REFUND.SUCCESS") == 1  # RecordingChannel names every refund event so; sent once settled
+    second, _ = await engine.refund(payment.id, amount=1000, out_refund_no="R3", provider_refund_no="X3", hold=True)
+    done = await engine.settle_refund(second.id, RefundStatus.SUCCEEDED)
+    assert done.succeeded_at and (await engine.get_payment(payment.id)).status is PaymentStatus.REFUNDED
+
+
+async def test_a_rule_holds_refunds(engine):
+    await engine.add_rule(Rule(match=RuleMatch(amount=555), action=RuleAction(refund="processing")))
+    payment, _ = await engine.create_payment(new_payment("HR", amount=555))
+    await engine.succeed(payment.id)
+    refund, _ = await engine.refund(payment.id, amount=5, out_refund_no="R", provider_refund_no="X")
+    assert refund.status.value == "PROCESSING"
