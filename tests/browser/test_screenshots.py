@@ -59,6 +59,9 @@ def varied_payments(sandbox, receiver) -> str:
     shown = quickpay(sandbox, "SO-20261125-0002", receiver.url(), amount=2599, iteminfo="Gift pack",
                      attach="campaign=winter")
     sandbox.admin.succeed(shown["id"])
+    import requests  # the shop asks for the order state: an API call on the timeline
+    requests.post(f"{sandbox.url}/QuickPay/Query", json={"store_no": "QP10000001", "order_no": "SO-20261125-0002"},
+                  timeout=10)
     quickpay(sandbox, "SO-20261125-0001", receiver.url(), amount=6800, iteminfo="Tea sampler")
     wait_notified(sandbox, shown["id"])
     wait_notified(sandbox, refunded["id"], 2)
