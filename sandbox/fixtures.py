@@ -1,4 +1,5 @@
-"""Demo data loaded at first start: merchants with their credentials (keys live in files beside the list)."""
+"""Demo data loaded at first start: merchants with their credentials (keys live in files beside the list), and the
+default rules (the magic amounts)."""
 from __future__ import annotations
 
 import json
@@ -7,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from .core.engine import Engine
+from .core.rules import Rule
 from .providers.base import Provider
 
 log = logging.getLogger(__name__)
@@ -40,4 +42,8 @@ async def load_fixtures(engine: Engine, providers: dict[str, Provider], folder: 
         keys = [(name, key) for name, c in credentials.items() for key in providers[name].lookup_keys(c)]
         await engine.create_merchant(entry["name"], credentials, keys, merchant_id=entry["id"])
         created += 1
+    rules_file = path / "rules.json"
+    if rules_file.exists() and not engine.rules():
+        for rule in json.loads(rules_file.read_text(encoding="utf-8"))["rules"]:
+            await engine.add_rule(Rule.model_validate(rule))
     return created

@@ -96,7 +96,7 @@ def test_reset_keeps_merchants_and_rules(sandbox):
     sandbox.admin.add_rule(name="slow", match={"amount": 999}, action={"outcome": "succeed", "after_s": 5})
     assert sandbox.admin.reset() == {"deleted_payments": 1}
     assert sandbox.admin.payments()["total"] == 0
-    assert len(sandbox.admin.rules()["rules"]) == 1 and sandbox.admin.merchant("demo-quickpay")
+    assert "slow" in [r["name"] for r in sandbox.admin.rules()["rules"]] and sandbox.admin.merchant("demo-quickpay")
 
 
 def test_admin_token_guards_everything_but_health():
@@ -128,3 +128,15 @@ def test_held_refunds_are_settled_through_the_api(sandbox):
         sandbox.admin.refund_outcome(held["id"], "succeed")
     assert again.value.status == 409
     assert sandbox.admin.payment(payment["id"])["refunded_amount"] == 0
+
+
+def test_magic_amounts_ship_as_default_rules(sandbox, notify_receiver):
+    rules = {r["id"]: r for r in sandbox.admin.rules()["rules"]}
+    assert rules["magic-404-declined"]["match"]["amount"] == 404
+    requests.post(f"{sandbox.url}/QuickPay/JSAPIPay", json={**QP, "amount": 409, "order_no": "MAGIC-409",
+                                                            "notify_url": notify_receiver.url()}, timeout=10)
+    payment = sandbox.admin.payments(out_trade_no="MAGIC-409")["payments"][0]
+    assert payment["auto_action"] == "succeed"
+    sandbox.admin.advance(5)
+    notify_receiver.wait_for(2)  # paid by the rule, and the notify sent twice
+    assert sandbox.admin.payment(payment["id"])["status"] == "SUCCEEDED"
