@@ -1,7 +1,7 @@
 """What every provider package offers the app: its routes, its notify channel and its merchant credentials."""
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any, Mapping, Protocol
 
 from aiohttp import web
 
@@ -43,3 +43,8 @@ async def read_body(request: web.Request, limit: int) -> bytes:
             raise BodyTooLarge(f"request body over {limit} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def logged_request(params: Mapping[str, Any]) -> dict[str, Any]:
+    """A request as a payment's timeline keeps it (engine.log_api_call): its parameters without the signature."""
+    return {k: v for k, v in params.items() if k != "sign"}

@@ -265,3 +265,32 @@ def test_paying_on_the_cashier_page_sends_the_browser_to_the_signed_return_url(s
     assert sdk.verify(data, data.pop("sign"))
     assert data["out_trade_no"] == "PY-CASHIER" and data["method"] == "alipay.trade.page.pay.return"
     assert sdk.api_alipay_trade_query(out_trade_no="PY-CASHIER")["trade_status"] == "TRADE_SUCCESS"
+
+
+def test_calls_about_a_trade_appear_on_its_timeline(sandbox, sdk):
+    created = sdk.api_alipay_trade_precreate(subject="tl", out_trade_no="PY-TL-1", total_amount="1.00")
+    assert sdk.api_alipay_trade_precreate(subject="tl", out_trade_no="PY-TL-1", total_amount="1.00") == created
+    sdk.api_alipay_trade_query(out_trade_no="PY-TL-1")
+    payment = payment_of(sandbox, "PY-TL-1")
+    sandbox.admin.succeed(payment["id"])
+    assert sdk.api_alipay_trade_close(out_trade_no="PY-TL-1")["sub_code"] == "ACQ.TRADE_STATUS_ERROR"
+    sdk.api_alipay_trade_refund("0.10", out_trade_no="PY-TL-1", out_request_no="TL-R1")
+    sdk.api_alipay_trade_fastpay_refund_query("TL-R1", out_trade_no="PY-TL-1")
+    sdk.api_alipay_trade_cancel(out_trade_no="PY-TL-1")
+
+    api = [e for e in sandbox.admin.payment(payment["id"])["events"] if e["kind"] == "api"]
+    assert [e["summary"] for e in api] == [
+        "alipay.trade.precreate", "alipay.trade.query", "alipay.trade.close", "alipay.trade.refund",
+        "alipay.trade.fastpay.refund.query", "alipay.trade.cancel"]
+    for event in api:
+        request = event["data"]["request"]
+        assert "sign" not in request and request["app_id"] == sdk._appid
+        assert request["biz_content"]["out_trade_no"] == "PY-TL-1"  # parsed, not a JSON string
+        assert event["data"]["response"]["sign"]  # the answer as sent, signature included
+    repeat, query, close, refund, refund_query, cancel = (e["data"]["response"] for e in api)
+    assert repeat["alipay_trade_precreate_response"]["qr_code"] == created["qr_code"]
+    assert query["alipay_trade_query_response"]["trade_status"] == "WAIT_BUYER_PAY"
+    assert close["alipay_trade_close_response"]["sub_code"] == "ACQ.TRADE_STATUS_ERROR"
+    assert refund["alipay_trade_refund_response"]["refund_fee"] == "0.10"
+    assert refund_query["alipay_trade_fastpay_refund_query_response"]["refund_status"] == "REFUND_SUCCESS"
+    assert cancel["alipay_trade_cancel_response"]["action"] == "refund"

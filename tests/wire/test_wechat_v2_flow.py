@@ -153,3 +153,32 @@ def test_micropay_outcomes_and_reverse(sandbox):
         pay.micropay.create(body="Coffee", total_fee=12, auth_code="134567890123454444", client_ip=IP,
                             out_trade_no="V2-CODE-POOR")
     assert poor.value.errcode == "NOTENOUGH"
+
+
+def test_calls_about_an_order_appear_on_its_timeline(sandbox):
+    pay, creds = v2_client(sandbox)
+    created = create(pay, "NATIVE", "V2-TL-1", "https://m.example/n", product_id="P-1")
+    assert create(pay, "NATIVE", "V2-TL-1", "https://m.example/n", product_id="P-1")["code_url"] == \
+        created["code_url"]  # a repeated create
+    pay.order.query(out_trade_no="V2-TL-1")
+    payment = payment_of(sandbox, "V2-TL-1")
+    sandbox.admin.succeed(payment["id"])
+    pay.refund.apply(total_fee=100, refund_fee=10, out_refund_no="V2-TL-R1", out_trade_no="V2-TL-1")
+    pay.refund.query(out_refund_no="V2-TL-R1")
+    with pytest.raises(WeChatPayException):
+        pay.order.close("V2-TL-1")  # refused calls are on the timeline too
+    pay.order.reverse(out_trade_no="V2-TL-1")
+
+    api = [e for e in sandbox.admin.payment(payment["id"])["events"] if e["kind"] == "api"]
+    assert [e["summary"] for e in api] == ["pay/unifiedorder", "pay/orderquery", "secapi/pay/refund",
+                                          "pay/refundquery", "pay/closeorder", "secapi/pay/reverse"]
+    for event in api:
+        assert "sign" not in event["data"]["request"] and event["data"]["request"]["mch_id"] == creds["mchid"]
+        assert event["data"]["response"]["return_code"] == "SUCCESS" and event["data"]["response"]["sign"]
+    repeat, query, refund, refund_query, close, reverse = (e["data"] for e in api)
+    assert repeat["request"]["out_trade_no"] == "V2-TL-1" and repeat["response"]["code_url"] == created["code_url"]
+    assert query["response"]["trade_state"] == "NOTPAY"
+    assert refund["request"]["refund_fee"] == "10" and refund["response"]["refund_id"]
+    assert refund_query["response"]["refund_status_0"] == "SUCCESS"
+    assert close["response"]["err_code"] == "ORDERPAID"
+    assert reverse["response"]["recall"] == "N"

@@ -180,3 +180,40 @@ def test_failed_notifies_are_retried_with_the_same_id(sandbox, monkeypatch, noti
     assert json.loads(first.body)["id"] == json.loads(second.body)["id"]
     assert first.headers["Wechatpay-Nonce"] != second.headers["Wechatpay-Nonce"]
     assert wx.callback(second.headers, second.body)["resource"]["trade_state"] == "SUCCESS"
+
+
+def test_calls_about_an_order_appear_on_its_timeline(sandbox, monkeypatch):
+    wx, creds = v3_client(sandbox, monkeypatch, "demo-wechat", notify_url="https://m.example/n")
+    amount = {"total": 100, "currency": "CNY"}
+    created = ok(wx.pay(description="Tea", out_trade_no="V3-TL-1", amount=amount))
+    assert ok(wx.pay(description="Tea", out_trade_no="V3-TL-1", amount=amount)) == created  # a repeated create
+    ok(wx.query(out_trade_no="V3-TL-1"))
+    payment = payment_of(sandbox, "V3-TL-1")
+    sandbox.admin.succeed(payment["id"])
+    ok(wx.refund(out_refund_no="V3-TL-R1", amount={"refund": 10, "total": 100, "currency": "CNY"},
+                 out_trade_no="V3-TL-1"))
+    ok(wx.query_refund(out_refund_no="V3-TL-R1"))
+    assert wx.close(out_trade_no="V3-TL-1")[0] == 400  # refused calls are on the timeline too
+    ok(wx.pay(description="Tea", out_trade_no="V3-TL-2", amount=amount))
+    assert wx.close(out_trade_no="V3-TL-2")[0] == 204
+
+    events = sandbox.admin.payment(payment["id"])["events"]
+    assert events[0]["kind"] == "state" and json.loads(events[0]["data"]["request"])["out_trade_no"] == "V3-TL-1"
+    api = [e for e in events if e["kind"] == "api"]
+    assert [e["summary"] for e in api] == [
+        "POST /v3/pay/transactions/native → 200",
+        "GET /v3/pay/transactions/out-trade-no/V3-TL-1 → 200",
+        "POST /v3/refund/domestic/refunds → 200",
+        "GET /v3/refund/domestic/refunds/V3-TL-R1 → 200",
+        "POST /v3/pay/transactions/out-trade-no/V3-TL-1/close → 400",
+    ]
+    repeat, query, refund, refund_query, close = (e["data"] for e in api)
+    assert repeat["request"]["out_trade_no"] == "V3-TL-1" and repeat["response"] == created
+    assert query["request"] == {"mchid": creds["mchid"]} and query["response"]["trade_state"] == "NOTPAY"
+    assert refund["request"]["out_refund_no"] == "V3-TL-R1" and refund["response"]["status"] == "SUCCESS"
+    assert refund_query["request"] == {} and refund_query["response"]["out_refund_no"] == "V3-TL-R1"
+    assert close["request"] == {"mchid": creds["mchid"]} and close["response"]["code"] == "ORDERPAID"
+    (closed,) = [e for e in sandbox.admin.payment(payment_of(sandbox, "V3-TL-2")["id"])["events"]
+                 if e["kind"] == "api"]
+    assert closed["summary"] == "POST /v3/pay/transactions/out-trade-no/V3-TL-2/close → 204"
+    assert closed["data"] == {"request": {"mchid": creds["mchid"]}, "response": None}

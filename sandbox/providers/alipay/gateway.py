@@ -33,6 +33,7 @@ class Call:
     params: dict[str, str]
     merchant: Merchant
     charset: str
+    payment_id: str | None = None  # set once the call is about an existing trade: its timeline logs it
 
     @property
     def credentials(self) -> dict:

@@ -85,9 +85,11 @@ class TradeMethods:
         try:
             payment, created = await self.engine.create_payment(new)
         except errors.DuplicateOrder as exc:
+            call.payment_id = exc.existing.id
             _refuse_reuse(exc.existing)
             raise business("CONTEXT_INCONSISTENT", "交易信息被篡改") from None
-        if not created:
+        if not created:  # a fresh trade is on its timeline already (the "created" event holds the request)
+            call.payment_id = payment.id
             _refuse_reuse(payment)
         return payment
 
@@ -155,7 +157,13 @@ class TradeMethods:
     # ----- helpers -------------------------------------------------------------------------------------------
 
     async def find_trade(self, call: Call, biz) -> Payment | None:
-        """By trade_no (wins) or out_trade_no, only among this app's trades."""
+        """By trade_no (wins) or out_trade_no, only among this app's trades; the call is then about it."""
+        payment = await self._find_trade(call, biz)
+        if payment is not None:
+            call.payment_id = payment.id
+        return payment
+
+    async def _find_trade(self, call: Call, biz) -> Payment | None:
         if biz.trade_no:
             payment = await self.engine.find_by_provider_trade_no(wire.PROVIDER, biz.trade_no)
             if payment is None or payment.merchant_id != call.merchant.id:

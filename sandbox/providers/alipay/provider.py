@@ -17,6 +17,7 @@ from ...core import errors
 from ...core.engine import Engine
 from ...core.models import Merchant, Payment
 from ...settings import Settings
+from ..base import logged_request
 from . import credentials as alipay_credentials
 from . import signing, wire
 from .channel import AlipayChannel
@@ -83,6 +84,14 @@ class AlipayProvider:
             call = await asyncio.to_thread(check, params, self.engine, self.methods.table)  # RSA off the loop
         except Rejected as exc:
             return await asyncio.to_thread(rejected_response, exc)
+        response = await self.answer(call)
+        if call.payment_id is not None:  # the trade's timeline shows every call made about it
+            await self.engine.log_api_call(call.payment_id, call.method, _logged_request(call.params),
+                                           _logged_response(response, call.charset))
+        return response
+
+    async def answer(self, call: Call) -> web.StreamResponse:
+        """A verified call's signed answer (an error page for page/wap pay)."""
         error = await self.run(call)
         if isinstance(error, web.StreamResponse):
             return error
@@ -137,6 +146,30 @@ class AlipayProvider:
             return PayBiz.model_validate(biz_content(call))
         except ValidationError as exc:
             raise wire.invalid_parameter(_validation_message(exc)) from None
+
+
+def _logged_request(params: dict[str, str]) -> dict:
+    """The request's parameters without `sign`, biz_content parsed when it is JSON."""
+    logged = logged_request(params)
+    try:
+        logged["biz_content"] = json.loads(logged["biz_content"])
+    except (KeyError, ValueError):
+        pass
+    return logged
+
+
+def _logged_response(response: web.StreamResponse, charset: str) -> Any:
+    """The JSON answered (with its sign), a redirect's Location, or a page's text."""
+    if response.status in (301, 302):
+        return {"status": response.status, "location": response.headers.get("Location")}
+    body = getattr(response, "body", None) or b""
+    text = body.decode(response.charset or charset, "replace") if isinstance(body, bytes) else str(body)
+    if response.content_type == "application/json":
+        try:
+            return json.loads(text)
+        except ValueError:
+            pass
+    return text
 
 
 def _validation_message(exc: ValidationError) -> str:

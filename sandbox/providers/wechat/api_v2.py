@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from ...cashier.urls import cashier_url
 from ...core import errors
 from ...core.models import Merchant, NewPayment, Payment, PaymentStatus
-from ..base import BodyTooLarge, read_body
+from ..base import BodyTooLarge, logged_request, read_body
 from . import models, v2_crypto, v2_wire, wire
 from .v2_wire import ERR_DES, RETURN_MSGS
 from .wire import PROVIDER
@@ -42,6 +42,7 @@ class Call:
     sign_type: str
     appid: str
     sandbox: bool
+    payment_id: str | None = None  # set once the call is about an existing payment: its timeline logs it
 
 
 class V2Api:
@@ -69,7 +70,7 @@ class V2Api:
     async def handle(self, request: web.Request) -> web.Response:
         sandbox = request.path.startswith("/sandboxnew/")
         model, handler = self.actions[request.path.removeprefix("/sandboxnew").lstrip("/")]
-        call = None
+        call, params = None, {}
         try:
             params = await _params(request)
             merchant = self._merchant(params)
@@ -81,18 +82,21 @@ class V2Api:
             call = Call(merchant, creds, key, body.sign_type or "MD5", body.appid, sandbox)
             if body.appid not in creds["appids"]:
                 raise BusinessFail("APPID_MCHID_NOT_MATCH")
-            return self._answer(call, await handler(body, call))
+            answer = self._answer(call, await handler(body, call))
         except ReturnFail as exc:
-            return _xml({"return_code": "FAIL", "return_msg": str(exc)})
+            answer = {"return_code": "FAIL", "return_msg": str(exc)}
         except ValidationError as exc:
             problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'xml'}: {e['msg']}"
                                  for e in exc.errors()[:5])
-            return _xml({"return_code": "FAIL", "return_msg": f"{RETURN_MSGS['PARAM']}: {problems}"})
+            answer = {"return_code": "FAIL", "return_msg": f"{RETURN_MSGS['PARAM']}: {problems}"}
         except BusinessFail as exc:
-            return self._answer(call, {"err_code": exc.err_code, "err_code_des": exc.des}, ok=False)
+            answer = self._answer(call, {"err_code": exc.err_code, "err_code_des": exc.des}, ok=False)
         except errors.SandboxError as exc:
             code = "PARAM_ERROR" if isinstance(exc, errors.InvalidInput) else "SYSTEMERROR"
-            return self._answer(call, {"err_code": code, "err_code_des": exc.message}, ok=False)
+            answer = self._answer(call, {"err_code": code, "err_code_des": exc.message}, ok=False)
+        if call is not None and call.payment_id is not None:  # the payment's timeline shows every call about it
+            await self.engine.log_api_call(call.payment_id, request.path.lstrip("/"), logged_request(params), answer)
+        return _xml(answer)
 
     def _merchant(self, params: dict) -> Merchant:
         mch_id = params.get("mch_id")
@@ -103,7 +107,7 @@ class V2Api:
             raise BusinessFail("MCHID_NOT_EXIST")
         return merchant
 
-    def _answer(self, call: Call | None, fields: dict, ok: bool = True) -> web.Response:
+    def _answer(self, call: Call | None, fields: dict, ok: bool = True) -> dict:
         out = {"return_code": "SUCCESS", "return_msg": "OK"}
         if call is not None:
             out.update(appid=call.appid, mch_id=call.creds["mchid"],
@@ -112,7 +116,7 @@ class V2Api:
         out.update(v2_wire.stringify(fields))
         if call is not None:  # an unknown merchant's answer has no key to sign with
             out["sign"] = v2_crypto.sign(out, call.key, call.sign_type)
-        return _xml(out)
+        return out
 
     # ----- calls -------------------------------------------------------------------------------------------------
 
@@ -152,9 +156,11 @@ class V2Api:
             expires_in_s=wire.ORDER_TTL_S)
         try:
             payment, created = await self.engine.create_payment(new)
-        except errors.DuplicateOrder:
+        except errors.DuplicateOrder as exc:
+            call.payment_id = exc.existing.id
             raise BusinessFail("OUT_TRADE_NO_USED", "商户订单号重复: 同一out_trade_no的参数与原订单不一致") from None
-        if not created:
+        if not created:  # a fresh order is on its timeline already (the "created" event holds the request)
+            call.payment_id = payment.id
             _check_open(payment)
         result = {"trade_type": body.trade_type, "prepay_id": payment.provider_ids["prepay_id"],
                   "device_info": body.device_info}
@@ -181,8 +187,11 @@ class V2Api:
             raw_request=body.model_dump_json(exclude_none=True), expires_in_s=wire.ORDER_TTL_S)
         try:
             payment, created = await self.engine.create_payment(new)
-        except errors.DuplicateOrder:
+        except errors.DuplicateOrder as exc:
+            call.payment_id = exc.existing.id
             raise BusinessFail("OUT_TRADE_NO_USED") from None
+        if not created:
+            call.payment_id = payment.id
         if created and code.endswith("4444"):
             await self.engine.fail(payment.id, actor="wechat", reason="余额不足 (auth_code ends 4444)")
             raise BusinessFail("NOTENOUGH")
@@ -238,6 +247,7 @@ class V2Api:
                       await self.engine.find_merchant_refund(call.merchant.id, PROVIDER, body.out_refund_no))
             if refund is None:
                 raise BusinessFail("REFUNDNOTEXIST")
+            call.payment_id = refund.payment_id
             payment, refunds = await self.engine.get_payment(refund.payment_id), [refund]
         else:
             try:
@@ -259,6 +269,7 @@ class V2Api:
             payment = await self.engine.find_payment(call.merchant.id, PROVIDER, out_trade_no)
         if payment is None:
             raise BusinessFail("ORDERNOTEXIST")
+        call.payment_id = payment.id
         return payment
 
     # ----- the old simulation system's key -----------------------------------------------------------------------

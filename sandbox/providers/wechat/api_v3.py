@@ -10,6 +10,7 @@ from pydantic import ValidationError
 from ...cashier.urls import cashier_url
 from ...core import errors
 from ...core.models import NewPayment, Payment, PaymentStatus
+from ..base import logged_request
 from . import models, v3_crypto, wire
 from .v3_http import Authenticated, V3Error, authenticate, param_error, respond
 from .wire import PROVIDER
@@ -22,7 +23,7 @@ def endpoint(fn):
     """Authenticate, run, and answer signed; every failure becomes the real error shape."""
     @functools.wraps(fn)
     async def handler(self: "V3Api", request: web.Request) -> web.Response:
-        merchant = None
+        merchant = who = None
         try:
             who = await authenticate(request, self.engine)
             merchant = who.merchant
@@ -36,7 +37,11 @@ def endpoint(fn):
         except errors.SandboxError as exc:
             error = _engine_error(exc)
             status, payload = error.status, error.body()
-        return respond(merchant, status, payload)
+        response = respond(merchant, status, payload)
+        if who is not None and who.payment_id is not None:  # the payment's timeline shows every call about it
+            await self.engine.log_api_call(who.payment_id, f"{request.method} {request.path} → {status}",
+                                           _logged_request(request, who), payload)
+        return response
     return handler
 
 
@@ -88,9 +93,11 @@ class V3Api:
             expires_in_s=wire.ORDER_TTL_S)
         try:
             payment, created = await self.engine.create_payment(new)
-        except errors.DuplicateOrder:
+        except errors.DuplicateOrder as exc:
+            who.payment_id = exc.existing.id
             raise V3Error(403, "OUT_TRADE_NO_USED", "商户订单号重复: 同一out_trade_no的参数与原订单不一致") from None
-        if not created:
+        if not created:  # a fresh order is on its timeline already (the "created" event holds the request)
+            who.payment_id = payment.id
             _check_reusable(payment)
         if kind == "codepay":
             return await self._codepay(payment, body.payer.auth_code, created, creds)
@@ -149,6 +156,7 @@ class V3Api:
         sp = wire.partner(payment) if payment else None
         if payment is None or bool(sp) != partner or (sp and sp["sub_mchid"] != names.get("sub_mchid")):
             raise V3Error(404, "ORDER_NOT_EXIST")
+        who.payment_id = payment.id
         return payment
 
     async def _find(self, who: Authenticated, out_trade_no: str | None, transaction_id: str | None):
@@ -169,6 +177,7 @@ class V3Api:
         sp = wire.partner(payment) if payment else None
         if payment is None or (sp["sub_mchid"] if sp else None) != body.sub_mchid:
             raise V3Error(404, "RESOURCE_NOT_EXISTS", "订单不存在")
+        who.payment_id = payment.id
         if body.amount.total != payment.amount:
             raise V3Error(400, "PARAM_ERROR", "订单金额total与原订单金额不一致",
                           {"field": "amount.total", "location": "body"})
@@ -193,6 +202,7 @@ class V3Api:
         sp = wire.partner(payment) if payment else None
         if refund is None or (sp["sub_mchid"] if sp else None) != request.query.get("sub_mchid"):
             raise V3Error(404, "RESOURCE_NOT_EXISTS")
+        who.payment_id = payment.id
         return 200, wire.v3_refund(payment, refund)
 
     # ----- platform certificates, unknown paths ------------------------------------------------------------------
@@ -205,6 +215,16 @@ class V3Api:
     @endpoint
     async def not_found(self, request: web.Request, who: Authenticated):
         raise V3Error(404, "NOT_FOUND", f"请求的资源不存在: {request.method} {request.path}")
+
+
+def _logged_request(request: web.Request, who: Authenticated):
+    """What the timeline keeps of a request: its JSON body, or (GET) its query parameters."""
+    if not who.raw:
+        return dict(request.query)
+    try:
+        return logged_request(who.json())
+    except V3Error:
+        return who.raw.decode("utf-8", "replace")
 
 
 def _is_partner(request: web.Request) -> bool:

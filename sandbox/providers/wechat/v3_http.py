@@ -67,6 +67,7 @@ class Authenticated:
     def __init__(self, merchant: Merchant, raw: bytes):
         self.merchant = merchant
         self.raw = raw
+        self.payment_id: str | None = None  # set once the call is about an existing payment: its timeline logs it
 
     @property
     def creds(self) -> dict:
