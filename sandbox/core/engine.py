@@ -224,8 +224,10 @@ class Engine(RefundOperations, NotificationOperations):
         if payment.status is PaymentStatus.PENDING:
             return await self.close(payment_id, actor=actor, why=CloseReason.CANCELED)
         if status.is_paid(payment.status) and payment.refundable > 0:
+            # A cancel / reverse refunds at once, whatever the payment's rule says of refunds (never held).
             await self.refund(payment_id, amount=payment.refundable, out_refund_no=out_refund_no or f"cancel-{payment.id}",
-                              provider_refund_no=provider_refund_no or new_id("rfd"), reason="canceled", actor=actor)
+                              provider_refund_no=provider_refund_no or new_id("rfd"), reason="canceled", actor=actor,
+                              hold=False)
             return await self._mark_canceled(payment_id)
         raise errors.InvalidState(f"payment is {payment.status.value}; cannot be canceled", payment)
 

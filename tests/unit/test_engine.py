@@ -223,3 +223,12 @@ async def test_a_rule_holds_refunds(engine):
     await engine.succeed(payment.id)
     refund, _ = await engine.refund(payment.id, amount=5, out_refund_no="R", provider_refund_no="X")
     assert refund.status.value == "PROCESSING"
+
+
+async def test_a_cancel_refunds_at_once_even_when_a_rule_holds_refunds(engine):
+    await engine.add_rule(Rule(match=RuleMatch(amount=556), action=RuleAction(refund="processing")))
+    payment, _ = await engine.create_payment(new_payment("HC", amount=556))
+    await engine.succeed(payment.id)
+    canceled = await engine.cancel(payment.id, out_refund_no="C1", provider_refund_no="X")
+    (refund,) = await engine.refunds(payment.id)
+    assert refund.status is RefundStatus.SUCCEEDED and canceled.close_reason is CloseReason.CANCELED

@@ -294,3 +294,37 @@ def test_calls_about_a_trade_appear_on_its_timeline(sandbox, sdk):
     assert refund["alipay_trade_refund_response"]["refund_fee"] == "0.10"
     assert refund_query["alipay_trade_fastpay_refund_query_response"]["refund_status"] == "REFUND_SUCCESS"
     assert cancel["alipay_trade_cancel_response"]["action"] == "refund"
+
+
+def test_a_held_refund_moves_no_money_until_settled_and_notifies_only_when_it_succeeds(sandbox, sdk, notify_receiver):
+    sandbox.admin.add_rule(match={"amount": 779}, action={"refund": "processing"})
+    sdk.api_alipay_trade_precreate(subject="held", out_trade_no="PY-HOLD", total_amount="7.79",
+                                   notify_url=notify_receiver.url())
+    payment = payment_of(sandbox, "PY-HOLD")
+    sandbox.admin.succeed(payment["id"])
+    notify_receiver.wait_for(1)
+
+    held = sdk.api_alipay_trade_refund("3.00", out_trade_no="PY-HOLD", out_request_no="H-1")
+    assert held["code"] == "10000" and held["fund_change"] == "N" and held["refund_fee"] == "0.00"
+    waiting = sdk.api_alipay_trade_fastpay_refund_query("H-1", out_trade_no="PY-HOLD")
+    assert waiting["refund_amount"] == "3.00" and "refund_status" not in waiting
+
+    (refund,) = sandbox.admin.payment(payment["id"])["refunds"]
+    sandbox.admin.refund_outcome(refund["id"], "succeed")
+    settled = verified_form(sdk, notify_receiver.wait_for(2)[1].body)
+    assert settled["trade_status"] == "TRADE_SUCCESS" and settled["refund_fee"] == "3.00"
+    assert settled["out_biz_no"] == "H-1"
+    assert sdk.api_alipay_trade_fastpay_refund_query("H-1", out_trade_no="PY-HOLD")["refund_status"] == "REFUND_SUCCESS"
+    retry = sdk.api_alipay_trade_refund("3.00", out_trade_no="PY-HOLD", out_request_no="H-1")
+    assert retry["fund_change"] == "N" and retry["refund_fee"] == "3.00"
+
+    # a held refund that fails: no notify; the query answers without refund_status; the money is refundable again
+    sdk.api_alipay_trade_refund("4.79", out_trade_no="PY-HOLD", out_request_no="H-2")
+    second = next(r for r in sandbox.admin.payment(payment["id"])["refunds"] if r["out_refund_no"] == "H-2")
+    sandbox.admin.refund_outcome(second["id"], "fail")
+    failed = sdk.api_alipay_trade_fastpay_refund_query("H-2", out_trade_no="PY-HOLD")
+    assert failed["code"] == "10000" and "refund_status" not in failed
+    assert sdk.api_alipay_trade_query(out_trade_no="PY-HOLD")["trade_status"] == "TRADE_SUCCESS"
+    assert sandbox.admin.payment(payment["id"])["refunded_amount"] == 300
+    assert [n["event"] for n in sandbox.admin.notifications(payment["id"])["notifications"]] == \
+        ["TRADE_SUCCESS", "TRADE_SUCCESS"]

@@ -148,3 +148,30 @@ def test_calls_about_a_payment_appear_on_its_timeline(sandbox):
     query = events[2]
     assert query["summary"] == "QuickPay/Query" and query["data"]["request"]["order_no"] == "T-1"
     assert query["data"]["response"]["data"]["transaction_status"] == "CREATE"
+
+
+def test_held_refunds_are_refunding_until_settled(sandbox, notify_receiver):
+    sandbox.admin.add_rule(match={"amount": 780}, action={"refund": "processing"})
+    notify_receiver.reply = (200, "SUCCESS")
+    call(sandbox, "JSAPIPay", jsapi("HOLD-1", notify_receiver.url(), amount=780))
+    payment = sandbox.admin.payments(out_trade_no="HOLD-1")["payments"][0]
+    sandbox.admin.succeed(payment["id"])
+    notify_receiver.wait_for(1)
+    refund = {"store_no": STORE, "order_no": "HOLD-1", "refund_no": "HOLD-R1", "refund_amount": 300}
+    held = call(sandbox, "Refund", refund)["data"]
+    assert held["transaction_status"] == "REFUNDING" and held["transaction_message"] == "退款处理中"
+    query = {"store_no": STORE, "order_no": "HOLD-1", "refund_order_no": "HOLD-R1"}
+    assert call(sandbox, "RefundQuery", query)["data"]["transaction_status"] == "REFUNDING"
+
+    (core_refund,) = sandbox.admin.payment(payment["id"])["refunds"]
+    sandbox.admin.refund_outcome(core_refund["id"], "succeed")
+    assert call(sandbox, "RefundQuery", query)["data"]["transaction_status"] == "REFUNDED"
+
+    failing = call(sandbox, "Refund", {**refund, "refund_no": "HOLD-R2", "refund_amount": 100})["data"]
+    assert failing["transaction_status"] == "REFUNDING"
+    second = next(r for r in sandbox.admin.payment(payment["id"])["refunds"] if r["out_refund_no"] == "HOLD-R2")
+    sandbox.admin.refund_outcome(second["id"], "fail")
+    failed = call(sandbox, "RefundQuery", {**query, "refund_order_no": "HOLD-R2"})["data"]
+    assert failed["transaction_status"] == "REFUNDFAILED" and failed["transaction_message"] == "退款失败"
+    assert sandbox.admin.payment(payment["id"])["refunded_amount"] == 300
+    assert len(sandbox.admin.notifications(payment["id"])["notifications"]) == 1  # QuickPay pushes no refunds

@@ -182,3 +182,40 @@ def test_calls_about_an_order_appear_on_its_timeline(sandbox):
     assert refund_query["response"]["refund_status_0"] == "SUCCESS"
     assert close["response"]["err_code"] == "ORDERPAID"
     assert reverse["response"]["recall"] == "N"
+
+
+def test_held_refunds_are_processing_until_settled_then_notified(sandbox, notify_receiver):
+    notify_receiver.reply = (200, V2_ACK)
+    sandbox.admin.add_rule(match={"amount": 778}, action={"refund": "processing"})
+    pay, _ = v2_client(sandbox)
+    pay.order.create(trade_type="NATIVE", body="Held", total_fee=778, notify_url=notify_receiver.url("/pay"),
+                     client_ip=IP, out_trade_no="V2-HOLD-1", product_id="P-1")
+    payment = payment_of(sandbox, "V2-HOLD-1")
+    sandbox.admin.succeed(payment["id"])
+    notify_receiver.wait_for(1)
+
+    def settle(no: str, action: str, count: int) -> dict:
+        (held,) = [r for r in sandbox.admin.payment(payment["id"])["refunds"] if r["out_refund_no"] == no]
+        sandbox.admin.refund_outcome(held["id"], action)
+        return pay.parse_refund_notify_result(notify_receiver.wait_for(count)[-1].body)
+
+    pay.refund.apply(total_fee=778, refund_fee=300, out_refund_no="V2-HOLD-R1", out_trade_no="V2-HOLD-1",
+                     notify_url=notify_receiver.url("/refund"))
+    queried = pay.refund.query(out_refund_no="V2-HOLD-R1")
+    assert queried["refund_status_0"] == "PROCESSING" and "refund_success_time_0" not in queried
+    assert len(sandbox.admin.notifications(payment["id"])["notifications"]) == 1  # nothing until settled
+    failed = settle("V2-HOLD-R1", "fail", 2)
+    assert failed["refund_status"] == "CHANGE" and failed["out_refund_no"] == "V2-HOLD-R1"
+    assert "success_time" not in failed
+    assert pay.refund.query(out_refund_no="V2-HOLD-R1")["refund_status_0"] == "CHANGE"
+
+    pay.refund.apply(total_fee=778, refund_fee=200, out_refund_no="V2-HOLD-R2", out_trade_no="V2-HOLD-1")
+    assert settle("V2-HOLD-R2", "close", 3)["refund_status"] == "REFUNDCLOSE"
+
+    # held through the admin API this time; its notify goes to the order's notify_url
+    sandbox.admin.refund(payment["id"], amount=778, out_refund_no="V2-HOLD-R3", hold=True)
+    assert pay.refund.query(out_refund_no="V2-HOLD-R3")["refund_status_0"] == "PROCESSING"
+    succeeded = settle("V2-HOLD-R3", "succeed", 4)
+    assert succeeded["refund_status"] == "SUCCESS" and succeeded["refund_fee"] == 778 and succeeded["success_time"]
+    every = pay.refund.query(out_trade_no="V2-HOLD-1")
+    assert [every[f"refund_status_{n}"] for n in range(3)] == ["CHANGE", "REFUNDCLOSE", "SUCCESS"]

@@ -217,3 +217,46 @@ def test_calls_about_an_order_appear_on_its_timeline(sandbox, monkeypatch):
                  if e["kind"] == "api"]
     assert closed["summary"] == "POST /v3/pay/transactions/out-trade-no/V3-TL-2/close → 204"
     assert closed["data"] == {"request": {"mchid": creds["mchid"]}, "response": None}
+
+
+def test_held_refunds_are_processing_until_settled_then_notified(sandbox, monkeypatch, notify_receiver):
+    sandbox.admin.add_rule(match={"amount": 777}, action={"refund": "processing"})
+    wx, _ = v3_client(sandbox, monkeypatch, "demo-wechat", notify_url=notify_receiver.url("/pay"))
+    ok(wx.pay(description="Held", out_trade_no="V3-HOLD-1", amount={"total": 777}))
+    payment = payment_of(sandbox, "V3-HOLD-1")
+    sandbox.admin.succeed(payment["id"])
+    notify_receiver.wait_for(1)
+
+    def refund(no: str, amount: int) -> dict:
+        return ok(wx.refund(out_refund_no=no, amount={"refund": amount, "total": 777, "currency": "CNY"},
+                            out_trade_no="V3-HOLD-1", notify_url=notify_receiver.url("/refund")))
+
+    def settle(no: str, action: str, count: int) -> dict:
+        (held,) = [r for r in sandbox.admin.payment(payment["id"])["refunds"] if r["out_refund_no"] == no]
+        sandbox.admin.refund_outcome(held["id"], action)
+        pushed = notify_receiver.wait_for(count)[-1]
+        assert pushed.path == "/refund"
+        return wx.callback(pushed.headers, pushed.body)
+
+    held = refund("V3-HOLD-R1", 300)
+    assert held["status"] == "PROCESSING" and "success_time" not in held
+    queried = ok(wx.query_refund(out_refund_no="V3-HOLD-R1"))
+    assert queried["status"] == "PROCESSING" and "success_time" not in queried
+    assert len(sandbox.admin.notifications(payment["id"])["notifications"]) == 1  # nothing until settled
+
+    failed = settle("V3-HOLD-R1", "fail", 2)
+    assert failed["event_type"] == "REFUND.ABNORMAL" and failed["resource_type"] == "encrypt-resource"
+    assert failed["resource"]["refund_status"] == "ABNORMAL" and failed["resource"]["out_refund_no"] == "V3-HOLD-R1"
+    assert "success_time" not in failed["resource"]
+    assert ok(wx.query_refund(out_refund_no="V3-HOLD-R1"))["status"] == "ABNORMAL"
+
+    assert refund("V3-HOLD-R2", 200)["status"] == "PROCESSING"
+    closed = settle("V3-HOLD-R2", "close", 3)
+    assert closed["event_type"] == "REFUND.CLOSED" and closed["resource"]["refund_status"] == "CLOSED"
+    assert ok(wx.query_refund(out_refund_no="V3-HOLD-R2"))["status"] == "CLOSED"
+
+    assert refund("V3-HOLD-R3", 777)["status"] == "PROCESSING"  # the failed and closed ones gave the money back
+    succeeded = settle("V3-HOLD-R3", "succeed", 4)
+    assert succeeded["event_type"] == "REFUND.SUCCESS" and succeeded["resource"]["refund_status"] == "SUCCESS"
+    assert succeeded["resource"]["success_time"].endswith("+08:00")
+    assert ok(wx.query_refund(out_refund_no="V3-HOLD-R3"))["status"] == "SUCCESS"

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from ...core.models import Merchant, Notification, OutboundRequest, Payment, PaymentStatus, Refund
+from ...core.models import Merchant, Notification, OutboundRequest, Payment, PaymentStatus, Refund, RefundStatus
 from . import signing, wire
 
 # 4m, 10m, 10m, 1h, 2h, 6h, 15h: eight notifies in about 25 h
@@ -21,7 +21,11 @@ class AlipayChannel:
         return wire.trade_status(payment)
 
     def refund_event(self, payment: Payment, refund: Refund) -> str | None:
-        # Every refund notifies: TRADE_SUCCESS while money is left on the trade, TRADE_CLOSED once it is all back.
+        # A refund notifies once it has succeeded (a held one when it is settled so): TRADE_SUCCESS while money is
+        # left on the trade, TRADE_CLOSED once it is all back. A refund that fails or is closed moves no money and
+        # leaves the trade as it was, so trade_status_sync has nothing to say: fastpay.refund.query tells.
+        if refund.status is not RefundStatus.SUCCEEDED:
+            return None
         return wire.trade_status(payment)
 
     async def render(self, notification: Notification, merchant: Merchant, attempt: int, now: float) -> OutboundRequest:

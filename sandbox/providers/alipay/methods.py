@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from ...cashier.urls import cashier_url
 from ...core import errors
 from ...core.engine import Engine
-from ...core.models import NewPayment, Payment, PaymentStatus
+from ...core.models import NewPayment, Payment, PaymentStatus, RefundStatus
 from ...settings import Settings
 from . import models, wire
 from .gateway import Call
@@ -147,7 +147,8 @@ class TradeMethods:
         except errors.RefundExceedsPayment:
             raise business("REFUND_AMT_NOT_EQUAL_TOTAL", "退款金额超限") from None
         payment = await self.engine.get_payment(payment.id)
-        return wire.refund_result(payment, refund, fund_change=created)
+        held = sum(r.amount for r in await self.engine.refunds(payment.id) if r.status is RefundStatus.PROCESSING)
+        return wire.refund_result(payment, refund, fund_change=created, refunded=payment.refunded_amount - held)
 
     async def refund_query(self, call: Call, biz: models.RefundQueryBiz) -> dict:
         payment = await self.trade(call, biz)

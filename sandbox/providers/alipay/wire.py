@@ -9,7 +9,7 @@ import re
 import secrets
 from datetime import datetime, timedelta, timezone
 
-from ...core.models import CloseReason, Payment, PaymentStatus, Refund
+from ...core.models import CloseReason, Payment, PaymentStatus, Refund, RefundStatus
 from ...money import fen_to_yuan
 
 PROVIDER = "alipay"
@@ -205,14 +205,17 @@ def not_found_query(out_trade_no: str | None) -> dict:
     return business("TRADE_NOT_EXIST", "交易不存在", **extra).payload()
 
 
-def refund_result(payment: Payment, refund: Refund, fund_change: bool) -> dict:
-    """alipay.trade.refund: refund_fee is everything refunded on the trade so far; fund_change=N on a retry."""
+def refund_result(payment: Payment, refund: Refund, fund_change: bool, refunded: int | None = None) -> dict:
+    """alipay.trade.refund: refund_fee is what has been refunded on the trade so far (`refunded` fen: held refunds
+    not counted); fund_change=Y only when this call moved money: N on a retry, and N while the refund is held."""
     buyer = buyer_of(payment)
+    moved = fund_change and refund.status is RefundStatus.SUCCEEDED
     return {
         "code": SUCCESS[0], "msg": SUCCESS[1],
         "trade_no": payment.provider_trade_no, "out_trade_no": payment.out_trade_no,
         "buyer_logon_id": buyer["buyer_logon_id"], "buyer_user_id": buyer["buyer_id"],
-        "fund_change": "Y" if fund_change else "N", "refund_fee": yuan(payment.refunded_amount),
+        "fund_change": "Y" if moved else "N",
+        "refund_fee": yuan(payment.refunded_amount if refunded is None else refunded),
         "gmt_refund_pay": china_time(refund.succeeded_at or refund.created_at),
         "send_back_fee": yuan(refund.amount),
     }
@@ -220,17 +223,20 @@ def refund_result(payment: Payment, refund: Refund, fund_change: bool) -> dict:
 
 def refund_query_result(payment: Payment, out_request_no: str, refund: Refund | None,
                         query_options: list[str]) -> dict:
-    """alipay.trade.fastpay.refund.query: an unknown out_request_no is still 10000, without refund fields."""
+    """alipay.trade.fastpay.refund.query: an unknown out_request_no is still 10000, without refund fields; a refund
+    that has not succeeded (held, failed or closed) is answered without refund_status, which Alipay documents as
+    "not refunded (yet)"."""
     result = {"code": SUCCESS[0], "msg": SUCCESS[1], "trade_no": payment.provider_trade_no,
               "out_trade_no": payment.out_trade_no, "out_request_no": out_request_no}
     if refund is None:
         return result
-    result.update(total_amount=yuan(payment.amount), refund_amount=yuan(refund.amount),
-                  refund_status="REFUND_SUCCESS")
+    result.update(total_amount=yuan(payment.amount), refund_amount=yuan(refund.amount))
+    if refund.status is RefundStatus.SUCCEEDED:
+        result["refund_status"] = "REFUND_SUCCESS"
     if refund.reason:
         result["refund_reason"] = refund.reason
-    if "gmt_refund_pay" in query_options:
-        result["gmt_refund_pay"] = china_time(refund.succeeded_at or refund.created_at)
+    if "gmt_refund_pay" in query_options and refund.succeeded_at is not None:
+        result["gmt_refund_pay"] = china_time(refund.succeeded_at)
     return result
 
 

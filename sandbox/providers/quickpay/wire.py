@@ -136,5 +136,6 @@ def refund_result(payment: Payment, refund: Refund, operator: str | None = None)
         "refund_transaction_no": refund.provider_refund_no,
         "refund_desc": refund.reason,
         "refund_transaction_time": china_time(refund.succeeded_at or refund.created_at),
-        "transaction_message": "退款成功" if refund.status is RefundStatus.SUCCEEDED else "退款失败",
+        "transaction_message": {RefundStatus.SUCCEEDED: "退款成功", RefundStatus.PROCESSING: "退款处理中"}.get(
+            refund.status, "退款失败"),
     }
