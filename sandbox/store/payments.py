@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import sqlite3
-from typing import Any
 
 from .rows import dumps, fetch_all, fetch_one
 

@@ -7,7 +7,6 @@ succeeds here went through aiohttp's handling of those.
 from __future__ import annotations
 
 import importlib.util
-import json
 from pathlib import Path
 from urllib.parse import parse_qsl
 

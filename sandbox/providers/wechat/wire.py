@@ -120,7 +120,7 @@ def v3_transaction(payment: Payment, mchid: str) -> dict:
     obj.update(out_trade_no=payment.out_trade_no, trade_state=state, trade_state_desc=STATE_DESC[state],
                attach=payment.attach or "")
     amount = {"total": payment.amount, "currency": payment.currency}
-    if paid := was_paid(payment):  # like the real one, an unpaid order has no transaction_id nor trade_type yet
+    if was_paid(payment):  # like the real one, an unpaid order has no transaction_id nor trade_type yet
         obj.update(transaction_id=payment.provider_trade_no, bank_type="OTHERS",
                    trade_type=TO_WECHAT.get(payment.trade_type, payment.trade_type),
                    success_time=rfc3339(payment.paid_at))
