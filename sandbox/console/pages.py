@@ -42,6 +42,10 @@ async def payments_page(request: web.Request) -> web.Response:
                   merchants=engine.merchants(), providers=sorted(request.app[PROVIDERS]))
 
 
+def _titles(request: web.Request) -> dict[str, str]:
+    return {name: getattr(p, "title", name) for name, p in request.app[PROVIDERS].items()}
+
+
 async def payment_page(request: web.Request) -> web.Response:
     engine = request.app[ENGINE]
     payment_id = request.match_info["id"]
@@ -51,7 +55,9 @@ async def payment_page(request: web.Request) -> web.Response:
         return error_page(request, 404, "No such payment", exc.message)
     merchant = next((m for m in engine.merchants() if m.id == detail["merchant_id"]), None)
     template = "console/_payment_live.html" if request.headers.get("X-Fragment") else "console/payment.html"
-    return render(request, template, p=detail, merchant=merchant, units=list(forms.UNITS))
+    from .rule_pages import described_dump
+    return render(request, template, p=detail, merchant=merchant, units=list(forms.UNITS),
+                  rule=described_dump(detail["extra"].get("rule"), _titles(request)))
 
 
 async def payment_action(request: web.Request) -> web.Response:
@@ -115,8 +121,8 @@ async def to_console(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application) -> None:
-    """The console: payments, merchants, clock, login and live updates (templates and security are set up first)."""
-    from . import clock_pages, login_pages, merchant_pages
+    """The console: payments, merchants, rules, clock, login and live updates (templates and security are set up first)."""
+    from . import clock_pages, login_pages, merchant_pages, rule_pages
     from .live import setup_live
 
     r = app.router
@@ -127,6 +133,7 @@ def setup(app: web.Application) -> None:
     r.add_post(f"{CONSOLE}/payments/{{id}}/{{action:succeed|fail|close|refund|notify}}", payment_action)
     r.add_post(f"{CONSOLE}/notifications/{{id}}/{{action:deliver|suppress}}", notification_action)
     merchant_pages.setup(app)
+    rule_pages.setup(app)
     clock_pages.setup(app)
     login_pages.setup(app)
     setup_live(app)

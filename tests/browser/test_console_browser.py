@@ -159,3 +159,36 @@ def test_admin_token_login(chromium):
         page.get_by_role("button", name="Sign out").click()
         expect(page.locator("h1")).to_have_text("Sign in")
         context.close()
+
+
+def test_add_a_rule_in_the_form_and_see_it_listed(page, sandbox):
+    page.goto("/_sandbox/")
+    page.get_by_role("link", name="Rules").click()
+    expect(page.locator("#rules")).to_contain_text("amount ¥4.04")
+    expect(page.locator("#rules")).to_contain_text("→ fail after 5 s: insufficient balance")
+    form = page.locator("#rule-form")
+    form.get_by_label("Name").fill("Slow QR payers")
+    form.get_by_label("Provider").select_option("quickpay")
+    form.get_by_label("Amount").fill("12.34")
+    form.get_by_label("Outcome").select_option("succeed")
+    form.locator("input[name=after_s]").fill("90")
+    form.locator("select[name=after_s_unit]").select_option("s")
+    form.locator("select[name=notify]").select_option("duplicate")
+    form.get_by_role("button", name="Add rule").click()
+    expect(page.locator("#flash")).to_have_text(
+        "Rule Slow QR payers added: QuickPay, amount ¥12.34 → succeed after 90 s; notify sent twice")
+    last = page.locator("#rules tbody tr").last
+    expect(last).to_contain_text("Slow QR payers")
+    expect(last).to_contain_text("QuickPay, amount ¥12.34")
+    expect(last).to_contain_text("→ succeed after 90 s; notify sent twice")
+    expect(page.locator("#rules-total")).to_have_text("7 rules")
+    # a model error is the flash message, and the form keeps what was typed
+    form.get_by_label("Name").fill("Broken")
+    form.get_by_label("out_trade_no pattern").fill("([")
+    form.get_by_role("button", name="Add rule").click()
+    expect(page.locator("#flash.flash-error")).to_contain_text("is not a regular expression")
+    expect(form.get_by_label("out_trade_no pattern")).to_have_value("([")
+    # delete it again
+    page.get_by_role("button", name="Delete rule Slow QR payers").click()
+    expect(page.locator("#flash")).to_have_text("Rule Slow QR payers deleted")
+    expect(page.locator("#rules")).not_to_contain_text("Slow QR payers")

@@ -27,7 +27,7 @@ def flash_of(response) -> str:
 def test_every_page_renders(sandbox, browser):
     payment = quickpay(sandbox, "PAGES-1")
     for path in ["/_sandbox/", "/_sandbox/payments", f"/_sandbox/payments/{payment['id']}", "/_sandbox/merchants",
-                 "/_sandbox/merchants/new", "/_sandbox/merchants/demo-quickpay", "/_sandbox/clock",
+                 "/_sandbox/merchants/new", "/_sandbox/merchants/demo-quickpay", "/_sandbox/clock", "/_sandbox/rules",
                  "/_sandbox/reset"]:
         response = browser.page(path)
         assert response.status_code == 200, path
@@ -264,3 +264,87 @@ def test_sse_stream_carries_engine_events(sandbox):
     thread.join(10)
     assert {"type": "payment", "payment_id": payment["id"], "status": "PENDING"} in received
     assert received[-1]["type"] == "clock"
+
+
+def test_rules_page_lists_the_magic_amounts_in_plain_words(sandbox, browser):
+    page = browser.page("/_sandbox/rules")
+    assert page.status_code == 200 and 'href="/_sandbox/rules" aria-current="page"' in page.text
+    text = html.unescape(page.text)
+    for rule in sandbox.admin.rules()["rules"]:  # every rule, in order
+        assert rule["id"] in text
+    ids = [r["id"] for r in sandbox.admin.rules()["rules"]]
+    assert [text.index(f'data-rule-id="{i}"') for i in ids] == sorted(text.index(f'data-rule-id="{i}"') for i in ids)
+    for words in ("amount ¥4.04", "→ fail after 5 s: insufficient balance", "notify never sent", "notify sent twice",
+                  "notify 10 min late", "refunds stay PROCESSING until settled"):
+        assert words in text, words
+
+
+def test_add_a_rule_from_the_form_and_it_applies(sandbox, browser):
+    added = browser.form("/_sandbox/rules", {
+        "name": "¥6.66 declined", "provider": "quickpay", "amount": "6.66", "out_trade_no_pattern": "^RULE-",
+        "outcome": "fail", "after_s": "2", "after_s_unit": "min", "reason": "card declined",
+        "notify": "delay", "notify_delay_s": "30", "notify_delay_s_unit": "s", "refund": "succeed"})
+    assert added.url.endswith("/_sandbox/rules")
+    assert flash_of(added) == ("ok: Rule ¥6.66 declined added: QuickPay, amount ¥6.66, out_trade_no matching /^RULE-/ "
+                               "→ fail after 2 min: card declined; notify 30 s late")
+    (rule,) = [r for r in sandbox.admin.rules()["rules"] if r["name"] == "¥6.66 declined"]
+    assert rule["match"] == {"provider": "quickpay", "merchant_id": None, "amount": 666,
+                             "out_trade_no_pattern": "^RULE-", "trade_type": None}
+    assert rule["action"]["after_s"] == 120 and rule["action"]["notify_delay_s"] == 30
+    assert sandbox.admin.rules()["rules"][-1]["id"] == rule["id"]  # appended: the magic amounts still go first
+    # the payment page says which rule matched and what is scheduled
+    payment = quickpay(sandbox, "RULE-1", amount=666)
+    page = html.unescape(browser.page(f"/_sandbox/payments/{payment['id']}").text)
+    assert "¥6.66 declined" in page and "→ fail after 2 min: card declined" in page
+    assert re.search(r'id="payment-auto-action">fail at \S+ \S+\s*<span class="muted">\(in 120 s', page)
+    sandbox.admin.advance(121)
+    for _ in range(50):
+        if sandbox.admin.payment(payment["id"])["status"] == "FAILED":
+            break
+        time.sleep(0.1)
+    detail = sandbox.admin.payment(payment["id"])
+    assert detail["status"] == "FAILED" and detail["fail_reason"] == "card declined"
+    assert "payment-auto-action" not in browser.page(f"/_sandbox/payments/{payment['id']}").text
+
+
+def test_bad_rules_are_shown_with_what_was_typed(sandbox, browser):
+    before = sandbox.admin.rules()["rules"]
+    for fields, message in [
+            ({"amount": "abc"}, "match.amount must be in yuan with at most two decimals (like 4.04), not 'abc'"),
+            ({"amount": "0"}, "match.amount: Input should be greater than 0"),
+            ({"out_trade_no_pattern": "(unclosed"}, "match.out_trade_no_pattern is not a regular expression"),
+            ({"outcome": "fail", "after_s": "-1"}, "action.after_s: Input should be greater than or equal to 0"),
+            ({"notify_delay_s": "soon"}, "action.notify_delay_s: Input should be a valid number"),
+            ({"outcome": "explode"}, "action.outcome: Input should be 'succeed', 'fail', 'close' or 'pending'"),
+            ({"notify": "sometimes"}, "action.notify: Input should be"),
+            ({"name": "x" * 201}, "name is longer than 200 characters"),
+            ({"id": "magic-404-declined"}, "rule 'magic-404-declined' exists")]:
+        refused = browser.form("/_sandbox/rules", {"name": "Typed", **fields})
+        assert refused.status_code == 400 and "Traceback" not in refused.text, fields
+        assert flash_of(refused).startswith(f"error: {message}"), (fields, flash_of(refused))
+        assert 'name="amount"' in refused.text and "Add rule" in refused.text  # the form again, as typed
+    kept = browser.form("/_sandbox/rules", {"name": "Typed", "amount": "7.77", "after_s": "-1", "outcome": "fail"})
+    assert 'value="7.77"' in kept.text and 'value="Typed"' in kept.text
+    assert sandbox.admin.rules()["rules"] == before
+
+
+def test_delete_one_rule_and_all_with_confirmation(sandbox, browser):
+    total = len(sandbox.admin.rules()["rules"])
+    deleted = browser.form("/_sandbox/rules/delete", {"id": "magic-404-declined"})
+    assert flash_of(deleted) == "ok: Rule ¥4.04: the payment fails after 5 s (insufficient balance) deleted"
+    assert "magic-404-declined" not in deleted.text
+    assert [r["id"] for r in sandbox.admin.rules()["rules"]].count("magic-404-declined") == 0
+    assert flash_of(browser.form("/_sandbox/rules/delete", {"id": "magic-404-declined"})) == \
+        "error: no rule 'magic-404-declined'"
+    unconfirmed = browser.form("/_sandbox/rules/delete-all")
+    assert flash_of(unconfirmed) == "error: Tick the box to confirm deleting every rule"
+    assert len(sandbox.admin.rules()["rules"]) == total - 1
+    done = browser.form("/_sandbox/rules/delete-all", {"confirm": "yes"})
+    assert flash_of(done) == f"ok: {total - 1} rules deleted" and "No rules:" in done.text
+    assert sandbox.admin.rules()["rules"] == []
+    # a payment keeps the rule it matched, shown even after the rule is gone
+    sandbox.admin.add_rule(id="r1", name="Held refunds", match={"amount": 321}, action={"refund": "processing"})
+    payment = quickpay(sandbox, "RULE-KEPT", amount=321)
+    browser.form("/_sandbox/rules/delete", {"id": "r1"})
+    page = html.unescape(browser.page(f"/_sandbox/payments/{payment['id']}").text)
+    assert "Held refunds" in page and "amount ¥3.21 → refunds stay PROCESSING until settled" in page

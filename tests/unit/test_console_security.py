@@ -42,13 +42,17 @@ def test_every_console_and_cashier_form_checks_csrf(sandbox):
     paths = [f"/_sandbox/payments/{payment['id']}/{a}" for a in ("succeed", "fail", "close", "refund", "notify")]
     paths += ["/_sandbox/notifications/x/deliver", "/_sandbox/notifications/x/suppress", "/_sandbox/merchants",
               "/_sandbox/clock/advance", "/_sandbox/reset", "/_sandbox/login", "/_sandbox/logout",
+              "/_sandbox/rules", "/_sandbox/rules/delete", "/_sandbox/rules/delete-all",
               f"/_sandbox/pay/{payment['id']}/pay", f"/_sandbox/pay/{payment['id']}/fail",
               f"/_sandbox/pay/{payment['id']}/cancel", "/_sandbox/pay/alipay-app"]
     browser = Browser(sandbox.url)
     browser.page("/_sandbox/")
+    rules = sandbox.admin.rules()["rules"]
     for path in paths:
-        assert browser.form(path, {"reason": "x"}, csrf=False).status_code == 403, path
+        fields = {"reason": "x", "id": "magic-404-declined", "confirm": "yes", "amount": "1.00"}
+        assert browser.form(path, fields, csrf=False).status_code == 403, path
     assert sandbox.admin.payment(payment["id"])["status"] == "PENDING"
+    assert sandbox.admin.rules()["rules"] == rules
     # the admin API is not cookie-based and takes no CSRF field
     assert requests.post(f"{sandbox.url}/_sandbox/api/payments/{payment['id']}/succeed", timeout=5).status_code == 200
 
@@ -71,6 +75,9 @@ def test_with_a_token_pages_redirect_to_login_and_the_token_signs_in(guarded):
     assert TOKEN not in set_cookie and TOKEN not in signed_in.headers["Location"]
     assert browser.page("/_sandbox/merchants").status_code == 200
     assert browser.page("/_sandbox/clock").status_code == 200
+    added = browser.form("/_sandbox/rules", {"id": "signed-in", "amount": "5.55", "outcome": "close"})
+    assert added.status_code == 200 and "signed-in" in added.text
+    assert guarded.admin.rules()["rules"][-1]["id"] == "signed-in"
 
     logout = browser.form("/_sandbox/logout")
     assert logout.url.endswith("/_sandbox/login")
@@ -88,6 +95,13 @@ def test_with_a_token_nothing_leaks_without_it(guarded):
     assert anonymous.page("/_sandbox/", headers={"X-Fragment": "1"}).status_code == 401
     forged = anonymous.form(f"/_sandbox/payments/{payment['id']}/succeed")
     assert forged.status_code == 401
+    assert anonymous.page("/_sandbox/rules", allow_redirects=False).status_code == 303
+    rules = guarded.admin.rules()["rules"]
+    for path, fields in [("/_sandbox/rules", {"name": "sneaky", "outcome": "succeed"}),
+                         ("/_sandbox/rules/delete", {"id": "magic-404-declined"}),
+                         ("/_sandbox/rules/delete-all", {"confirm": "yes"})]:
+        assert anonymous.form(path, fields).status_code == 401, path
+    assert guarded.admin.rules()["rules"] == rules
     assert guarded.admin.payment(payment["id"])["status"] == "PENDING"
     # a forged session cookie is refused too
     anonymous.cookies.set("sandbox_session", "0" * 64, path="/_sandbox/")
