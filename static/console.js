@@ -52,14 +52,25 @@
     }).catch(function () {});
   }
 
+  function typing() {
+    // the reader is in the page's forms (a field with text, or a button of a form they changed)
+    var active = document.activeElement;
+    if (!active || !paymentBox.contains(active)) return false;
+    if ((active.tagName === "INPUT" || active.tagName === "TEXTAREA") && active.value) return true;
+    var form = active.form || active.closest("form");
+    return !!form && Array.prototype.some.call(form.elements, function (el) {
+      if (el.tagName === "TEXTAREA") return el.value !== el.defaultValue;
+      if (el.tagName !== "INPUT" || el.type === "hidden") return false;
+      return el.type === "checkbox" ? el.checked !== el.defaultChecked : el.value !== el.defaultValue;
+    });
+  }
+
   function refreshPayment() {
     // keep what the reader opened (collapsible blocks) and what they were typing
-    var open = Array.prototype.map.call(paymentBox.querySelectorAll("details[open][id]"), function (d) { return d.id; });
-    var active = document.activeElement;
-    if (active && paymentBox.contains(active) && (active.tagName === "INPUT" || active.tagName === "TEXTAREA") && active.value) {
-      return debounce(refreshPayment); // try again once the field is left alone
-    }
+    if (typing()) return debounce(refreshPayment); // try again once the field is left alone
     fetchFragment(location.pathname).then(function (html) {
+      if (typing()) return debounce(refreshPayment); // they started typing while the fragment was on its way
+      var open = Array.prototype.map.call(paymentBox.querySelectorAll("details[open][id]"), function (d) { return d.id; });
       paymentBox.innerHTML = html;
       open.forEach(function (id) { var d = document.getElementById(id); if (d) d.open = true; });
     }).catch(function () {});

@@ -10,7 +10,7 @@ from aiohttp import web
 from ..appkeys import ENGINE, PROVIDERS
 from ..core import errors
 from ..core.ids import new_id
-from ..core.models import PaymentStatus
+from ..core.models import PaymentStatus, RefundStatus
 from . import forms
 from .render import error_page, redirect, render
 from .serialize import payment_detail_json, payment_json
@@ -82,8 +82,13 @@ async def payment_action(request: web.Request) -> web.Response:
             amount = forms.fen(fields, "amount")
             refund, _ = await engine.refund(
                 payment_id, amount=amount, out_refund_no=forms.text(fields, "out_refund_no", 64) or new_id("refund"),
-                provider_refund_no=new_id("rf"), reason=forms.text(fields, "reason"), actor=ACTOR)
-            message = f"Refunded {forms.fen_text(refund.amount)} ({refund.out_refund_no})"
+                provider_refund_no=new_id("rf"), reason=forms.text(fields, "reason"), actor=ACTOR,
+                hold=True if fields.get("hold") else None)  # unticked: as the payment's rule says
+            if refund.status is RefundStatus.PROCESSING:
+                message = (f"Refund of {forms.fen_text(refund.amount)} ({refund.out_refund_no}) held as PROCESSING: "
+                           f"settle it in the Refunds panel")
+            else:
+                message = f"Refunded {forms.fen_text(refund.amount)} ({refund.out_refund_no})"
         else:  # notify: a new copy of the latest notification
             when = forms.seconds(fields, "delay", "delay_unit", 30 * 86400)
             notification = await engine.resend(payment_id, delay_s=when, actor=ACTOR)
@@ -116,6 +121,30 @@ async def notification_action(request: web.Request) -> web.Response:
     return redirect(request, back, message)
 
 
+REFUND_OUTCOMES = {"succeed": RefundStatus.SUCCEEDED, "fail": RefundStatus.FAILED, "close": RefundStatus.CLOSED}
+
+
+async def refund_action(request: web.Request) -> web.Response:
+    """succeed | fail (with a reason) | close a PROCESSING refund: engine.settle_refund, as the admin API does."""
+    engine = request.app[ENGINE]
+    refund_id, action = request.match_info["id"], request.match_info["action"]
+    try:
+        refund = await engine.get_refund(refund_id)
+    except errors.NotFound as exc:
+        return error_page(request, 404, "No such refund", exc.message)
+    back = f"{CONSOLE}/payments/{refund.payment_id}"
+    try:
+        fields = await forms.form(request)
+        reason = forms.text(fields, "reason")
+        if action == "fail" and not reason:
+            reason = "failed from the console"
+        refund = await engine.settle_refund(refund_id, REFUND_OUTCOMES[action], actor=ACTOR, reason=reason)
+    except errors.SandboxError as exc:
+        return redirect(request, back, exc.message, "error")
+    return redirect(request, back, f"Refund {refund.out_refund_no} ({forms.fen_text(refund.amount)}) "
+                                   f"{refund.status.value.lower()}" + (f": {reason}" if reason else ""))
+
+
 async def to_console(request: web.Request) -> web.Response:
     return web.Response(status=308, headers={"Location": f"{CONSOLE}/"})
 
@@ -132,6 +161,7 @@ def setup(app: web.Application) -> None:
     r.add_get(f"{CONSOLE}/payments/{{id}}", payment_page)
     r.add_post(f"{CONSOLE}/payments/{{id}}/{{action:succeed|fail|close|refund|notify}}", payment_action)
     r.add_post(f"{CONSOLE}/notifications/{{id}}/{{action:deliver|suppress}}", notification_action)
+    r.add_post(f"{CONSOLE}/refunds/{{id}}/{{action:succeed|fail|close}}", refund_action)
     merchant_pages.setup(app)
     rule_pages.setup(app)
     clock_pages.setup(app)

@@ -192,3 +192,31 @@ def test_add_a_rule_in_the_form_and_see_it_listed(page, sandbox):
     page.get_by_role("button", name="Delete rule Slow QR payers").click()
     expect(page.locator("#flash")).to_have_text("Rule Slow QR payers deleted")
     expect(page.locator("#rules")).not_to_contain_text("Slow QR payers")
+
+
+def test_hold_a_refund_then_settle_it_as_failed_with_a_click(page, sandbox):
+    paid = quickpay(sandbox, "PAGE-HOLD", amount=2000)
+    sandbox.admin.succeed(paid["id"])
+    page.goto(f"/_sandbox/payments/{paid['id']}")
+    page.get_by_label("Refund amount in yuan").fill("5.00")
+    page.get_by_label("hold as PROCESSING").check()
+    page.locator("[data-action=refund]").click()
+    expect(page.locator("#flash")).to_contain_text("held as PROCESSING")
+    row = page.locator("tr[data-refund-id]")
+    expect(row.locator(".badge")).to_have_text("PROCESSING")
+    wait_live(page)
+    page.get_by_label("Refund failure reason").fill("card account closed")
+    page.locator("[data-action=refund-fail]").click()
+    expect(page.locator("#flash")).to_contain_text("failed: card account closed")
+    expect(row.locator(".badge")).to_have_text("FAILED")
+    expect(row).to_contain_text("card account closed")
+    expect(page.locator("[data-action=refund-fail]")).to_have_count(0)
+    expect(page.locator("#timeline")).to_contain_text("failed by console: card account closed")
+    detail = sandbox.admin.payment(paid["id"])
+    assert detail["refunds"][0]["status"] == "FAILED" and detail["refunded_amount"] == 0
+    # held by the admin API while the page is open: the buttons appear live
+    refund = sandbox.admin.refund(paid["id"], amount=300, hold=True)
+    settle = page.locator(f"tr[data-settle-refund='{refund['id']}']")
+    settle.get_by_role("button", name="Close").click()
+    expect(page.locator("#flash")).to_contain_text("(¥3.00) closed")
+    expect(page.locator(f"tr[data-refund-id='{refund['id']}'] .badge")).to_have_text("CLOSED")

@@ -348,3 +348,63 @@ def test_delete_one_rule_and_all_with_confirmation(sandbox, browser):
     browser.form("/_sandbox/rules/delete", {"id": "r1"})
     page = html.unescape(browser.page(f"/_sandbox/payments/{payment['id']}").text)
     assert "Held refunds" in page and "amount ¥3.21 → refunds stay PROCESSING until settled" in page
+
+
+def test_hold_a_refund_and_settle_it_from_the_console(sandbox, browser, notify_receiver):
+    notify_receiver.reply = (200, "SUCCESS")
+    payment = quickpay(sandbox, "HOLD-1", notify_receiver.url(), amount=1000)
+    browser.form(f"/_sandbox/payments/{payment['id']}/succeed")
+    notify_receiver.wait_for(1)
+    page = browser.page(f"/_sandbox/payments/{payment['id']}").text
+    assert 'name="hold"' in page and "hold as PROCESSING" in page
+    held = browser.form(f"/_sandbox/payments/{payment['id']}/refund", {"amount": "4.00", "hold": "1",
+                                                                       "out_refund_no": "RF-HOLD-1"})
+    assert flash_of(held) == ("ok: Refund of ¥4.00 (RF-HOLD-1) held as PROCESSING: "
+                              "settle it in the Refunds panel")
+    (refund,) = sandbox.admin.payment(payment["id"])["refunds"]
+    assert refund["status"] == "PROCESSING"
+    assert 'class="badge badge-processing">PROCESSING' in held.text
+    for action in ("succeed", "fail", "close"):
+        assert f'action="/_sandbox/refunds/{refund["id"]}/{action}"' in held.text
+    failed = browser.form(f"/_sandbox/refunds/{refund['id']}/fail", {"reason": "account frozen"})
+    assert failed.url.endswith(f"/_sandbox/payments/{payment['id']}")
+    assert flash_of(failed) == "ok: Refund RF-HOLD-1 (¥4.00) failed: account frozen"
+    detail = sandbox.admin.payment(payment["id"])
+    assert detail["refunds"][0]["status"] == "FAILED" and detail["refunded_amount"] == 0
+    assert detail["status"] == "SUCCEEDED"
+    assert any(e["summary"] == "refund RF-HOLD-1 failed by console: account frozen" for e in detail["events"])
+    assert 'class="badge badge-failed">FAILED' in failed.text and "account frozen" in failed.text
+    assert f'/_sandbox/refunds/{refund["id"]}/' not in failed.text  # settled: no more buttons
+    again = browser.form(f"/_sandbox/refunds/{refund['id']}/succeed")
+    assert flash_of(again) == "error: refund is FAILED; only a PROCESSING refund settles"
+
+    # unticked, a refund follows the payment's rule (none here): it succeeds at once; held ones succeed and close
+    assert flash_of(browser.form(f"/_sandbox/payments/{payment['id']}/refund", {"amount": "1.00"})).startswith(
+        "ok: Refunded ¥1.00")
+    browser.form(f"/_sandbox/payments/{payment['id']}/refund", {"amount": "2.00", "hold": "1",
+                                                                "out_refund_no": "RF-HOLD-2"})
+    browser.form(f"/_sandbox/payments/{payment['id']}/refund", {"amount": "3.00", "hold": "1",
+                                                                "out_refund_no": "RF-HOLD-3"})
+    refunds = {r["out_refund_no"]: r for r in sandbox.admin.payment(payment["id"])["refunds"]}
+    ok = browser.form(f"/_sandbox/refunds/{refunds['RF-HOLD-2']['id']}/succeed")
+    assert flash_of(ok) == "ok: Refund RF-HOLD-2 (¥2.00) succeeded"
+    closed = browser.form(f"/_sandbox/refunds/{refunds['RF-HOLD-3']['id']}/close")
+    assert flash_of(closed) == "ok: Refund RF-HOLD-3 (¥3.00) closed"
+    refunds = {r["out_refund_no"]: r["status"] for r in sandbox.admin.payment(payment["id"])["refunds"]}
+    assert refunds == {"RF-HOLD-1": "FAILED", "RF-HOLD-2": "SUCCEEDED", "RF-HOLD-3": "CLOSED",
+                       next(k for k in refunds if not k.startswith("RF-")): "SUCCEEDED"}
+    assert sandbox.admin.payment(payment["id"])["refunded_amount"] == 300
+    page = browser.page(f"/_sandbox/payments/{payment['id']}").text
+    assert 'badge-succeeded">SUCCEEDED' in page and 'badge-closed">CLOSED' in page
+
+    assert browser.form("/_sandbox/refunds/rfd_missing/succeed").status_code == 404
+    too_long = browser.form(f"/_sandbox/refunds/{refund['id']}/fail", {"reason": "x" * 300})
+    assert flash_of(too_long) == "error: reason is longer than 256 characters"
+
+
+def test_the_magic_amount_holds_refunds_without_the_box(sandbox, browser):
+    payment = quickpay(sandbox, "HOLD-412", amount=412)
+    browser.form(f"/_sandbox/payments/{payment['id']}/succeed")
+    held = browser.form(f"/_sandbox/payments/{payment['id']}/refund", {"amount": "4.12"})
+    assert "held as PROCESSING" in flash_of(held)
+    assert "refunds stay PROCESSING until settled" in html.unescape(held.text)

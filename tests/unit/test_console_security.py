@@ -43,6 +43,7 @@ def test_every_console_and_cashier_form_checks_csrf(sandbox):
     paths += ["/_sandbox/notifications/x/deliver", "/_sandbox/notifications/x/suppress", "/_sandbox/merchants",
               "/_sandbox/clock/advance", "/_sandbox/reset", "/_sandbox/login", "/_sandbox/logout",
               "/_sandbox/rules", "/_sandbox/rules/delete", "/_sandbox/rules/delete-all",
+              "/_sandbox/refunds/x/succeed", "/_sandbox/refunds/x/fail", "/_sandbox/refunds/x/close",
               f"/_sandbox/pay/{payment['id']}/pay", f"/_sandbox/pay/{payment['id']}/fail",
               f"/_sandbox/pay/{payment['id']}/cancel", "/_sandbox/pay/alipay-app"]
     browser = Browser(sandbox.url)
@@ -102,6 +103,12 @@ def test_with_a_token_nothing_leaks_without_it(guarded):
                          ("/_sandbox/rules/delete-all", {"confirm": "yes"})]:
         assert anonymous.form(path, fields).status_code == 401, path
     assert guarded.admin.rules()["rules"] == rules
+    paid = quickpay(guarded, "TOKEN-REFUND")
+    guarded.admin.succeed(paid["id"])
+    refund = guarded.admin.refund(paid["id"], amount=50, hold=True)
+    for action in ("succeed", "fail", "close"):
+        assert anonymous.form(f"/_sandbox/refunds/{refund['id']}/{action}").status_code == 401, action
+    assert guarded.admin.payment(paid["id"])["refunds"][0]["status"] == "PROCESSING"
     assert guarded.admin.payment(payment["id"])["status"] == "PENDING"
     # a forged session cookie is refused too
     anonymous.cookies.set("sandbox_session", "0" * 64, path="/_sandbox/")
