@@ -12,10 +12,36 @@ import pytest
 
 from console_http import quickpay
 from sandbox.providers import all_providers
+from sandbox.testing.receiver import NotifyReceiver
 
 pytestmark = pytest.mark.browser
 expect = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)").expect
 REGISTERED = {p.name for p in all_providers()}
+
+
+# How a correct merchant acknowledges each provider's notify, one endpoint per integration.
+ACKS = {
+    "/notify/quickpay": (200, "SUCCESS"),
+    "/notify/alipay": (200, "success"),
+    "/notify/wechat-v2": (200, "<xml><return_code><![CDATA[SUCCESS]]></return_code>"
+                               "<return_msg><![CDATA[OK]]></return_msg></xml>"),
+    "/notify/wechat-v3": (204, ""),
+}
+
+
+class MerchantReceiver(NotifyReceiver):
+    """The notify receiver, answering each provider on its own path the way that provider asks to be answered."""
+
+    async def _handle(self, request):
+        await request.read()  # first, so the base handler's read (cached now) does not yield in between
+        self.reply = ACKS.get(request.path, (404, "no such endpoint"))  # what the base handler answers
+        return await super()._handle(request)
+
+
+@pytest.fixture
+def merchant_receiver():
+    with MerchantReceiver() as receiver:
+        yield receiver
 
 
 def wait_notified(sandbox, payment_id: str, count: int = 1) -> None:
@@ -29,9 +55,8 @@ def wait_notified(sandbox, payment_id: str, count: int = 1) -> None:
 
 def varied_payments(sandbox, receiver) -> str:
     """A few payments in every state, through the providers' own APIs. Returns the one to show in detail."""
-    failing_url = receiver.url("/notify-broken")
     quickpay(sandbox, "SO-20261125-0007", action="QRPay", amount=4900, iteminfo="Annual membership")
-    refunded = quickpay(sandbox, "SO-20261125-0006", receiver.url(), amount=15800, iteminfo="Headphones")
+    refunded = quickpay(sandbox, "SO-20261125-0006", receiver.url("/notify/quickpay"), amount=15800, iteminfo="Headphones")
     sandbox.admin.succeed(refunded["id"])
     sandbox.admin.refund(refunded["id"], amount=5000)
     failed = quickpay(sandbox, "SO-20261125-0005", amount=399)
@@ -41,7 +66,7 @@ def varied_payments(sandbox, receiver) -> str:
         creds = sandbox.admin.merchant("demo-alipay")["credentials"]["alipay"]
         client = AliPay(appid=creds["app_id"], app_private_key_string=creds["app_private_key_pem"],
                         alipay_public_key_string=creds["alipay_public_key_pem"], sign_type="RSA2",
-                        app_notify_url=receiver.url())
+                        app_notify_url=receiver.url("/notify/alipay"))
         client._gateway = f"{sandbox.url}/gateway.do"
         client.api_alipay_trade_precreate(subject="Coffee beans 1 kg", out_trade_no="SO-20261125-0004",
                                           total_amount="128.00")
@@ -52,43 +77,54 @@ def varied_payments(sandbox, receiver) -> str:
             API_BASE_URL = f"{sandbox.url}/"
         creds = sandbox.admin.merchant("demo-wechat")["credentials"]["wechat"]
         pay = SandboxPay(appid=creds["appids"][0], api_key=creds["v2_key"], mch_id=creds["mchid"])
-        pay.order.create(trade_type="NATIVE", body="Gift card", total_fee=20000, notify_url=failing_url,
+        pay.order.create(trade_type="NATIVE", body="Gift card", total_fee=20000, notify_url=receiver.url("/notify/wechat-v2"),
                          out_trade_no="SO-20261125-0003", client_ip="127.0.0.1", product_id="gift-200")
         wechat = sandbox.admin.payments(out_trade_no="SO-20261125-0003")["payments"][0]
         sandbox.admin.succeed(wechat["id"])
-    shown = quickpay(sandbox, "SO-20261125-0002", receiver.url(), amount=2599, iteminfo="Gift pack",
+        wait_notified(sandbox, wechat["id"])
+    shown = quickpay(sandbox, "SO-20261125-0002", receiver.url("/notify/quickpay"), amount=2599, iteminfo="Gift pack",
                      attach="campaign=winter")
     sandbox.admin.succeed(shown["id"])
     import requests  # the shop asks for the order state: an API call on the timeline
     requests.post(f"{sandbox.url}/QuickPay/Query", json={"store_no": "QP10000001", "order_no": "SO-20261125-0002"},
                   timeout=10)
-    quickpay(sandbox, "SO-20261125-0001", receiver.url(), amount=6800, iteminfo="Tea sampler")
+    quickpay(sandbox, "SO-20261125-0001", receiver.url("/notify/quickpay"), amount=6800, iteminfo="Tea sampler")
     wait_notified(sandbox, shown["id"])
+    sandbox.admin.refund(shown["id"], amount=500, out_refund_no="RF-0002-1", hold=True)  # waits to be settled
     wait_notified(sandbox, refunded["id"], 2)
     return shown["id"]
 
 
-def test_screenshots(page, sandbox, notify_receiver, tmp_path):
+def test_screenshots(page, sandbox, merchant_receiver, tmp_path):
     target = Path(__file__).resolve().parents[2] / "docs" / "screenshots" \
         if os.environ.get("SANDBOX_SCREENSHOTS") == "1" else tmp_path
     target.mkdir(parents=True, exist_ok=True)
-    notify_receiver.reply = (200, "SUCCESS")
-    notify_receiver.replies = []
-    shown = varied_payments(sandbox, notify_receiver)
+    shown = varied_payments(sandbox, merchant_receiver)
+    sandbox.admin.add_rule(id="timeout-orders", name="Orders named TIMEOUT-…: closed after 30 min",
+                           match={"out_trade_no_pattern": "^TIMEOUT-"}, action={"outcome": "close", "after_s": 1800})
 
     page.goto("/_sandbox/")
     expect(page.locator("#live-status.on")).to_be_visible()
+    rows = page.locator("#payment-rows .last-notify")
+    expect(rows.filter(has_text="✗")).to_have_count(0)  # every merchant acknowledged: no failed notify
+    if "wechat" in REGISTERED:
+        expect(page.locator("tr", has_text="SO-20261125-0003").locator(".last-notify")).to_contain_text("✓ 200")
     page.screenshot(path=str(target / "console-payments.png"))
 
     page.goto(f"/_sandbox/payments/{shown}")
     expect(page.locator("details.attempt").first).to_contain_text("✓ 200")
     page.locator("details.attempt summary").first.click()
+    expect(page.locator("[data-action=refund-fail]")).to_be_visible()
     page.screenshot(path=str(target / "console-payment.png"), full_page=True)
+
+    page.goto("/_sandbox/rules")
+    expect(page.locator("#rules")).to_contain_text("→ close after 30 min")
+    page.screenshot(path=str(target / "console-rules.png"), full_page=True)
 
     pending = sandbox.admin.payments(out_trade_no="SO-20261125-0007")["payments"][0]  # aggregated QR: wallets
     page.set_viewport_size({"width": 390, "height": 844})
     page.goto(f"/_sandbox/pay/{pending['id']}")
     expect(page.locator(".qr svg")).to_be_visible()
     page.screenshot(path=str(target / "cashier.png"), full_page=True)
-    for name in ("console-payments.png", "console-payment.png", "cashier.png"):
+    for name in ("console-payments.png", "console-payment.png", "console-rules.png", "cashier.png"):
         assert (target / name).stat().st_size > 10_000
