@@ -18,7 +18,10 @@ class RuleMatch(BaseModel):
     @classmethod
     def _compiles(cls, value: str | None) -> str | None:
         if value is not None:
-            re.compile(value)
+            try:
+                re.compile(value)
+            except re.error as exc:  # a ValueError becomes a validation error; re.error would not
+                raise ValueError(f"not a regular expression: {exc}") from None
         return value
 
 

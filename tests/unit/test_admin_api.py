@@ -140,3 +140,9 @@ def test_magic_amounts_ship_as_default_rules(sandbox, notify_receiver):
     sandbox.admin.advance(5)
     notify_receiver.wait_for(2)  # paid by the rule, and the notify sent twice
     assert sandbox.admin.payment(payment["id"])["status"] == "SUCCEEDED"
+
+
+def test_a_rule_with_a_broken_pattern_is_refused_not_a_500(sandbox):
+    with pytest.raises(AdminError) as refused:
+        sandbox.admin.add_rule(name="bad", match={"out_trade_no_pattern": "("})
+    assert refused.value.status == 400 and "regular expression" in refused.value.message
