@@ -1,6 +1,7 @@
 """How Alipay notifies: a signed trade_status_sync form POSTed to notify_url, acknowledged by the body `success`."""
 from __future__ import annotations
 
+import asyncio
 from urllib.parse import urlencode
 
 from ...core.models import Merchant, Notification, OutboundRequest, Payment, PaymentStatus, Refund, RefundStatus
@@ -31,7 +32,7 @@ class AlipayChannel:
     async def render(self, notification: Notification, merchant: Merchant, attempt: int, now: float) -> OutboundRequest:
         credentials = merchant.for_provider(wire.PROVIDER)
         fields = notify_fields(notification, credentials, now)
-        params = signing.notify_params(fields, credentials["alipay_private_key_pem"])
+        params = await asyncio.to_thread(signing.notify_params, fields, credentials["alipay_private_key_pem"])  # RSA
         charset = params.get("charset", "utf-8")
         body = urlencode(params, encoding="gbk" if charset == "gbk" else "utf-8").encode("ascii")
         return OutboundRequest(url=notification.url, body=body, headers={

@@ -5,6 +5,7 @@ notified as REFUND.SUCCESS / ABNORMAL / CLOSED, except the refund inside a rever
 """
 from __future__ import annotations
 
+import asyncio
 import secrets
 import uuid
 
@@ -49,7 +50,7 @@ class WeChatChannel:
         envelope = v3_crypto.notify_body(creds["apiv3_key"], resource, notification.event,
                                          create_time=notification.created_at, notify_id=notify_id(notification))
         body = v3_crypto.json_bytes(envelope)
-        headers = v3_crypto.sign_response_headers(creds, body, signature_time())
+        headers = await asyncio.to_thread(v3_crypto.sign_response_headers, creds, body, signature_time())  # RSA
         headers["Content-Type"] = "application/json"
         return OutboundRequest(url=notification.url, body=body, headers=headers)
 
