@@ -312,7 +312,7 @@ def test_bad_rules_are_shown_with_what_was_typed(sandbox, browser):
     for fields, message in [
             ({"amount": "abc"}, "match.amount must be in yuan with at most two decimals (like 4.04), not 'abc'"),
             ({"amount": "0"}, "match.amount: Input should be greater than 0"),
-            ({"out_trade_no_pattern": "(unclosed"}, "match.out_trade_no_pattern is not a regular expression"),
+            ({"out_trade_no_pattern": "(unclosed"}, "match.out_trade_no_pattern: Value error, not a regular expression"),
             ({"outcome": "fail", "after_s": "-1"}, "action.after_s: Input should be greater than or equal to 0"),
             ({"notify_delay_s": "soon"}, "action.notify_delay_s: Input should be a valid number"),
             ({"outcome": "explode"}, "action.outcome: Input should be 'succeed', 'fail', 'close' or 'pending'"),
