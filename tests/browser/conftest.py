@@ -25,8 +25,10 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.browser)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium():
+    # Module, not session: Playwright's sync API keeps an event loop running in this thread while it is open,
+    # and pytest-asyncio cannot run the async tests of later modules beside it.
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
