@@ -99,36 +99,42 @@ class Engine(RefundOperations, NotificationOperations):
         fingerprint = dumps(new.fingerprint)
         expires_at = new.expires_at or (now + new.expires_in_s if new.expires_in_s else None)
         rule = matching(self._rules, new)
+        record = new.model_dump(exclude={"fingerprint", "expires_in_s"})
+        record.update(id=new_id("pay"), status=PaymentStatus.PENDING.value, refunded_amount=0,
+                      fingerprint=fingerprint, created_at=now, updated_at=now, expires_at=expires_at)
+        if rule is not None:
+            record["extra"] = {**record["extra"], "rule": rule.model_dump()}
+            if rule.action.outcome in ("succeed", "fail", "close"):
+                record["auto_action"] = rule.action.outcome
+                record["auto_action_at"] = now + rule.action.after_s
+        payment = Payment.model_validate(record)
+        # Rows are encoded here, so the database thread (which shares the GIL) only runs the statements.
+        payment_row = payments_store.encode(payment.model_dump(mode="json"))
+        event_row = events_store.encode({
+            "payment_id": payment.id, "at": now, "kind": "state",
+            "summary": f"created ({payment.trade_type}, {payment.amount} fen)",
+            "data": {"status": payment.status.value, "request": new.raw_request,
+                     "rule": rule.name or rule.id if rule else None}})
 
         def work(conn):
             existing = payments_store.by_out_trade_no(conn, new.merchant_id, new.provider, new.out_trade_no)
             if existing is not None:
-                if existing["fingerprint"] != fingerprint:
-                    raise errors.DuplicateOrder(f"out_trade_no {new.out_trade_no!r} is used by another order",
-                                                Payment.model_validate(existing))
-                return Payment.model_validate(existing), False
-            record = new.model_dump(exclude={"fingerprint", "expires_in_s"})
-            record.update(id=new_id("pay"), status=PaymentStatus.PENDING.value, refunded_amount=0,
-                          fingerprint=fingerprint, created_at=now, updated_at=now, expires_at=expires_at)
-            if rule is not None:
-                record["extra"] = {**record["extra"], "rule": rule.model_dump()}
-                if rule.action.outcome in ("succeed", "fail", "close"):
-                    record["auto_action"] = rule.action.outcome
-                    record["auto_action_at"] = now + rule.action.after_s
-            payment = Payment.model_validate(record)
-            payments_store.insert(conn, payment.model_dump(mode="json"))
-            self._event(conn, payment.id, now, "state", f"created ({payment.trade_type}, {payment.amount} fen)",
-                        {"status": payment.status.value, "request": new.raw_request,
-                         "rule": rule.name or rule.id if rule else None})
-            return payment, True
+                return existing
+            payments_store.insert_encoded(conn, payment_row)
+            events_store.insert_encoded(conn, event_row)
+            return None
 
-        payment, created = await self.db.transaction(work)
-        if created:
-            self._published(payment)
-            for deadline in (payment.expires_at, payment.auto_action_at):
-                if deadline is not None and self.on_deadline is not None:
-                    self.on_deadline(deadline)
-        return payment, created
+        existing = await self.db.transaction(work)
+        if existing is not None:
+            if existing["fingerprint"] != fingerprint:
+                raise errors.DuplicateOrder(f"out_trade_no {new.out_trade_no!r} is used by another order",
+                                            Payment.model_validate(existing))
+            return Payment.model_validate(existing), False
+        self._published(payment)
+        for deadline in (payment.expires_at, payment.auto_action_at):
+            if deadline is not None and self.on_deadline is not None:
+                self.on_deadline(deadline)
+        return payment, True
 
     async def get_payment(self, payment_id: str) -> Payment:
         row = await self.db.read(lambda conn: payments_store.get(conn, payment_id))

@@ -23,11 +23,20 @@ def _encode(record: dict, columns: tuple[str, ...], json_columns: frozenset[str]
     return tuple(dumps(record[c]) if c in json_columns else record.get(c) for c in columns)
 
 
+_INSERT = f"INSERT INTO payments ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
+
+
+def encode(payment: dict) -> tuple:
+    """The row of a new payment, ready for insert_encoded (built before the transaction, off the database thread)."""
+    return _encode(payment, _COLUMNS, _JSON)
+
+
+def insert_encoded(conn: sqlite3.Connection, row: tuple) -> None:
+    conn.execute(_INSERT, row)
+
+
 def insert(conn: sqlite3.Connection, payment: dict) -> None:
-    conn.execute(
-        f"INSERT INTO payments ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})",
-        _encode(payment, _COLUMNS, _JSON),
-    )
+    insert_encoded(conn, encode(payment))
 
 
 def update(conn: sqlite3.Connection, payment: dict) -> None:
