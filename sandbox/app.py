@@ -8,6 +8,7 @@ from aiohttp import web
 
 from .appkeys import ENGINE, NOTIFIER, PROVIDERS, SETTINGS
 from .cashier.pages import setup as setup_cashier
+from .console.api import setup_admin_api
 from .console.pages import setup as setup_console
 from .console.security import setup_security
 from .core.bus import Bus
@@ -25,7 +26,6 @@ from .templating import setup_templates
 log = logging.getLogger(__name__)
 
 
-
 def create_app(settings: Settings | None = None) -> web.Application:
     settings = settings or Settings()
     app = web.Application(client_max_size=settings.max_body_bytes)
@@ -36,7 +36,6 @@ def create_app(settings: Settings | None = None) -> web.Application:
 
     for provider in providers.values():
         provider.setup(app, engine, settings)
-    from .console.api import setup_admin_api
     setup_admin_api(app)
     setup_templates(app)
     setup_security(app)
@@ -49,7 +48,8 @@ def create_app(settings: Settings | None = None) -> web.Application:
 
 async def _engine_ctx(app: web.Application):
     settings, engine = app[SETTINGS], app[ENGINE]
-    Path(settings.db).parent.mkdir(parents=True, exist_ok=True) if settings.db != ":memory:" else None
+    if settings.db != ":memory:":
+        Path(settings.db).parent.mkdir(parents=True, exist_ok=True)
     await engine.db.open()
     await engine.load()
     created = await load_fixtures(engine, app[PROVIDERS], settings.fixtures)
