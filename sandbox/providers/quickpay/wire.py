@@ -1,13 +1,13 @@
 """QuickPay's wire format: the envelope, the optional MD5 sign, statuses and the result objects."""
 from __future__ import annotations
 
-import hashlib
 import json
 import random
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from ...core.models import CloseReason, Payment, PaymentStatus, Refund, RefundStatus
+from ..wechat.v2_crypto import sign as v2_sign
 
 PROVIDER = "quickpay"
 CHINA = timezone(timedelta(hours=8))
@@ -31,11 +31,8 @@ def sign_value(value: Any) -> str:
 
 
 def sign(fields: dict[str, Any], key: str) -> str:
-    """Sorted non-empty fields but `sign`, k=v joined with &, then &key=KEY; MD5, uppercase hex (like WeChat v2)."""
-    parts = [f"{k}={sign_value(v)}" for k, v in sorted(fields.items())
-             if k != "sign" and v is not None and v != "" and v != [] and v != {}]
-    text = "&".join(parts) + f"&key={key}"
-    return hashlib.md5(text.encode("utf-8")).hexdigest().upper()
+    """WeChat v2's MD5 sign over the fields rendered as sign_value; empty lists and objects take no part."""
+    return v2_sign({k: sign_value(v) for k, v in fields.items() if v is not None and v != [] and v != {}}, key)
 
 
 def china_time(epoch: float | None) -> str | None:
