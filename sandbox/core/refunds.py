@@ -109,15 +109,13 @@ class RefundOperations:
         row = await self.db.read(lambda conn: payments_store.refund_by_out_refund_no(conn, payment_id, out_refund_no))
         return Refund.model_validate(row) if row else None
 
-    async def find_merchant_refund(self, merchant_id: str, provider: str, out_refund_no: str) -> Refund | None:
+    async def find_merchant_refund(self, merchant_id: str, provider: str, *, out_refund_no: str | None = None,
+                                   provider_refund_no: str | None = None) -> Refund | None:
+        """A merchant's refund by its out_refund_no or, when that is not given, by the provider's refund number."""
+        id_column, value = (("out_refund_no", out_refund_no) if out_refund_no is not None
+                            else ("provider_refund_no", provider_refund_no))
         row = await self.db.read(
-            lambda conn: payments_store.refund_by_merchant_out_refund_no(conn, merchant_id, provider, out_refund_no))
-        return Refund.model_validate(row) if row else None
-
-    async def find_refund_by_provider_no(self, merchant_id: str, provider: str,
-                                         provider_refund_no: str) -> Refund | None:
-        row = await self.db.read(lambda conn: payments_store.refund_by_merchant_provider_refund_no(
-            conn, merchant_id, provider, provider_refund_no))
+            lambda conn: payments_store.merchant_refund(conn, merchant_id, provider, id_column, value))
         return Refund.model_validate(row) if row else None
 
     async def refunds(self, payment_id: str) -> list[Refund]:

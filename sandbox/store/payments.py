@@ -141,26 +141,17 @@ def refund_get(conn: sqlite3.Connection, refund_id: str) -> dict | None:
     return fetch_one(conn, "SELECT * FROM refunds WHERE id = ?", (refund_id,), _REFUND_JSON)
 
 
-def refund_by_merchant_out_refund_no(conn: sqlite3.Connection, merchant_id: str, provider: str,
-                                     out_refund_no: str) -> dict | None:
-    """WeChat queries a refund by out_refund_no alone, unique per merchant."""
+def merchant_refund(conn: sqlite3.Connection, merchant_id: str, provider: str, id_column: str,
+                    value: str) -> dict | None:
+    """A refund by one of its ids alone, unique per merchant and provider: WeChat queries a refund by out_refund_no
+    (v3, v2) or by the provider's refund_id (v2 refundquery)."""
+    if id_column not in ("out_refund_no", "provider_refund_no"):
+        raise ValueError(f"refunds are not looked up by {id_column!r}")
     return fetch_one(
         conn,
         "SELECT r.* FROM refunds r JOIN payments p ON p.id = r.payment_id "
-        "WHERE p.merchant_id = ? AND p.provider = ? AND r.out_refund_no = ?",
-        (merchant_id, provider, out_refund_no),
-        _REFUND_JSON,
-    )
-
-
-def refund_by_merchant_provider_refund_no(conn: sqlite3.Connection, merchant_id: str, provider: str,
-                                          provider_refund_no: str) -> dict | None:
-    """WeChat v2 refundquery names a refund by the provider's refund_id."""
-    return fetch_one(
-        conn,
-        "SELECT r.* FROM refunds r JOIN payments p ON p.id = r.payment_id "
-        "WHERE p.merchant_id = ? AND p.provider = ? AND r.provider_refund_no = ?",
-        (merchant_id, provider, provider_refund_no),
+        f"WHERE p.merchant_id = ? AND p.provider = ? AND r.{id_column} = ?",
+        (merchant_id, provider, value),
         _REFUND_JSON,
     )
 

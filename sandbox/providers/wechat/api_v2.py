@@ -242,9 +242,8 @@ class V2Api:
 
     async def refundquery(self, body: models.V2RefundQuery, call: Call) -> dict:
         if body.refund_id or body.out_refund_no:
-            refund = (await self.engine.find_refund_by_provider_no(call.merchant.id, PROVIDER, body.refund_id)
-                      if body.refund_id else
-                      await self.engine.find_merchant_refund(call.merchant.id, PROVIDER, body.out_refund_no))
+            by_id = {"provider_refund_no": body.refund_id} if body.refund_id else {"out_refund_no": body.out_refund_no}
+            refund = await self.engine.find_merchant_refund(call.merchant.id, PROVIDER, **by_id)
             if refund is None:
                 raise BusinessFail("REFUNDNOTEXIST")
             call.payment_id = refund.payment_id

@@ -197,7 +197,7 @@ class V3Api:
     @endpoint
     async def refund_query(self, request: web.Request, who: Authenticated):
         refund = await self.engine.find_merchant_refund(who.merchant.id, PROVIDER,
-                                                        request.match_info["out_refund_no"])
+                                                        out_refund_no=request.match_info["out_refund_no"])
         payment = await self.engine.get_payment(refund.payment_id) if refund else None
         sp = wire.partner(payment) if payment else None
         if refund is None or (sp["sub_mchid"] if sp else None) != request.query.get("sub_mchid"):
