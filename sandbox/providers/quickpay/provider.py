@@ -8,6 +8,7 @@ import secrets
 from typing import Any, Awaitable, Callable
 
 import segno
+import orjson
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
@@ -84,7 +85,7 @@ class QuickPayProvider:
             reply = _reply(wire.envelope("SUCCESS", "成功", data), merchant)
             if payment_id is not None:  # the payment's timeline shows every call made about it
                 await self.engine.log_api_call(payment_id, f"QuickPay/{request.match_info['action']}", fields,
-                                               json.loads(reply.body))
+                                               orjson.loads(reply.body))
             return reply
         except QuickPayError as exc:
             return _reply(wire.envelope(exc.code, exc.msg))
@@ -274,7 +275,7 @@ def _reply(payload: dict, merchant: Merchant | None = None, status: int = 200) -
     key = merchant.for_provider(wire.PROVIDER).get("key") if merchant else None
     if key and payload.get("data"):
         payload["data"]["sign"] = wire.sign(payload["data"], key)
-    return web.json_response(payload, status=status, dumps=lambda o: json.dumps(o, ensure_ascii=False))
+    return web.Response(body=orjson.dumps(payload), status=status, content_type="application/json", charset="utf-8")
 
 
 PROVIDER = QuickPayProvider
