@@ -5,6 +5,7 @@ from aiohttp import web
 
 from ..appkeys import ENGINE
 from ..core import errors
+from ..templating import when
 from . import forms
 from .render import redirect, render
 
@@ -35,7 +36,6 @@ async def advance(request: web.Request) -> web.Response:
         now = await engine.advance_clock(seconds)
     except errors.SandboxError as exc:
         return redirect(request, f"{CONSOLE}/clock", exc.message, "error")
-    from ..templating import when
     return redirect(request, f"{CONSOLE}/clock", f"Clock advanced by {describe(seconds)}: now {when(now)} UTC")
 
 

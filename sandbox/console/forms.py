@@ -4,7 +4,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from ..core import errors
-from ..money import yuan_to_fen
+from ..money import fen_to_yuan, yuan_to_fen
 
 UNITS = {"s": 1, "min": 60, "h": 3600, "d": 86400}
 
@@ -54,5 +54,4 @@ def page_number(request: web.Request) -> int:
 
 
 def fen_text(fen_amount: int) -> str:
-    from ..money import fen_to_yuan
     return f"¥{fen_to_yuan(fen_amount)}"

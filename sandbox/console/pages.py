@@ -11,8 +11,10 @@ from ..appkeys import ENGINE, PROVIDERS
 from ..core import errors
 from ..core.ids import new_id
 from ..core.models import PaymentStatus, RefundStatus
-from . import forms
+from . import clock_pages, forms, login_pages, merchant_pages, rule_pages
+from .live import setup_live
 from .render import error_page, redirect, render
+from .rule_pages import described_dump
 from .serialize import payment_detail_json, payment_json
 
 CONSOLE = "/_sandbox"
@@ -55,7 +57,6 @@ async def payment_page(request: web.Request) -> web.Response:
         return error_page(request, 404, "No such payment", exc.message)
     merchant = next((m for m in engine.merchants() if m.id == detail["merchant_id"]), None)
     template = "console/_payment_live.html" if request.headers.get("X-Fragment") else "console/payment.html"
-    from .rule_pages import described_dump
     return render(request, template, p=detail, merchant=merchant, units=list(forms.UNITS),
                   rule=described_dump(detail["extra"].get("rule"), _titles(request)))
 
@@ -151,9 +152,6 @@ async def to_console(request: web.Request) -> web.Response:
 
 def setup(app: web.Application) -> None:
     """The console: payments, merchants, rules, clock, login and live updates (templates and security are set up first)."""
-    from . import clock_pages, login_pages, merchant_pages, rule_pages
-    from .live import setup_live
-
     r = app.router
     r.add_get(f"{CONSOLE}", to_console)
     r.add_get(f"{CONSOLE}/", payments_page)

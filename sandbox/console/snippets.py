@@ -9,6 +9,7 @@ import json
 import shlex
 from dataclasses import dataclass
 
+from ..providers.alipay.credentials import bare_key  # the official SDK wants bare base64 keys
 from ..providers.quickpay import wire as quickpay_wire
 
 
@@ -105,8 +106,6 @@ print(order["code_url"])
 
 
 def _alipay(c: dict, base: str) -> list[Snippet]:
-    from ..providers.alipay.credentials import bare_key  # the official SDK wants bare base64 keys
-
     community = f'''# pip install python-alipay-sdk
 from alipay import AliPay
 

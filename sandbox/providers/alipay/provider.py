@@ -15,6 +15,8 @@ from pydantic import BaseModel, Field, ValidationError
 from ...cashier.urls import cashier_url
 from ...core import errors
 from ...core.engine import Engine
+from ...console.api import ApiError
+from ...console.serialize import payment_json
 from ...core.models import Merchant, Payment
 from ...settings import Settings
 from ..base import logged_request
@@ -24,6 +26,7 @@ from .channel import AlipayChannel
 from .gateway import PAGE_METHODS, Call, Rejected, api_response, biz_content, check, error_page, read_params, \
     rejected_response
 from .methods import TradeMethods, map_engine_error
+from .models import PayBiz
 
 log = logging.getLogger(__name__)
 APP_PAY_PATH = "/_sandbox/api/alipay/app-pay"
@@ -121,7 +124,6 @@ class AlipayProvider:
     # ----- app pay: the order string an app would hand to the Alipay app ------------------------------------
 
     async def app_pay(self, request: web.Request) -> web.Response:
-        from ...console.api import ApiError  # the admin API's own error shape
         try:
             body = AppPayBody.model_validate(json.loads(await request.read() or b"{}"))
         except ValueError:  # ValidationError is a ValueError too
@@ -136,12 +138,10 @@ class AlipayProvider:
             raise ApiError(400, exc.error.sub_code, exc.error.sub_msg) from None
         except wire.AlipayError as exc:
             raise ApiError(400 if exc.code != wire.UNAVAILABLE[0] else 503, exc.sub_code, exc.sub_msg) from None
-        from ...console.serialize import payment_json
         return web.json_response({**payment_json(payment), "cashier_url": cashier_url(self.settings.base_url,
                                                                                        payment.id)})
 
     def methods_model(self, call: Call):
-        from .models import PayBiz
         try:
             return PayBiz.model_validate(biz_content(call))
         except ValidationError as exc:
