@@ -256,7 +256,7 @@ class Engine(RefundOperations, NotificationOperations):
                 continue
             try:
                 if payment.auto_action_at is not None and payment.auto_action_at <= now:
-                    rule_reason = (payment.extra.get("rule") or {}).get("action", {}).get("reason")
+                    rule_reason = payment.rule_action.get("reason")
                     if payment.auto_action == "succeed":
                         await self.succeed(payment_id, actor="rule")
                     elif payment.auto_action == "fail":

@@ -104,6 +104,11 @@ class Payment(BaseModel):
     def is_final(self) -> bool:
         return self.status is not PaymentStatus.PENDING
 
+    @property
+    def rule_action(self) -> dict[str, Any]:
+        """The action of the rule this payment matched when it was created (kept in extra), or {}."""
+        return (self.extra.get("rule") or {}).get("action", {})
+
 
 class Refund(BaseModel):
     id: str

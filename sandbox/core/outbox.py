@@ -21,7 +21,7 @@ class NotificationOperations:
         url = (refund.notify_url if refund and refund.notify_url else None) or payment.notify_url
         if not event or not url:
             return []
-        behaviour = (payment.extra.get("rule") or {}).get("action", {})
+        behaviour = payment.rule_action
         notify_mode = behaviour.get("notify", "normal")
         if delay_s is None and notify_mode == "delay":
             delay_s = behaviour.get("notify_delay_s", 0)

@@ -37,8 +37,7 @@ class RefundOperations:
             if amount > payment.refundable:
                 raise errors.RefundExceedsPayment(
                     f"refund of {amount} fen exceeds the {payment.refundable} fen left to refund", payment)
-            held = hold if hold is not None else \
-                (payment.extra.get("rule") or {}).get("action", {}).get("refund") == "processing"
+            held = hold if hold is not None else payment.rule_action.get("refund") == "processing"
             refund = Refund(id=new_id("rfd"), payment_id=payment_id, out_refund_no=out_refund_no,
                             provider_refund_no=provider_refund_no, amount=amount,
                             status=RefundStatus.PROCESSING if held else RefundStatus.SUCCEEDED, reason=reason,
