@@ -13,7 +13,8 @@ from pydantic import BaseModel, Field, ValidationError
 from ..appkeys import ENGINE, PROVIDERS, SETTINGS
 from ..core import errors
 from ..core.ids import new_id
-from ..core.models import PaymentStatus, RefundStatus
+from ..core.models import PaymentStatus
+from ..core.refunds import SETTLE_OUTCOMES
 from ..core.rules import Rule
 from .openapi import openapi_document
 from .serialize import clock_json, merchant_json, notification_json, payment_detail_json, payment_json
@@ -200,8 +201,7 @@ async def get_refund(request):
 
 async def settle_refund(request):
     body = await _body(request, Outcome)
-    outcome = {"succeed": RefundStatus.SUCCEEDED, "fail": RefundStatus.FAILED,
-               "close": RefundStatus.CLOSED}[request.match_info["action"]]
+    outcome = SETTLE_OUTCOMES[request.match_info["action"]]
     refund = await _engine(request).settle_refund(request.match_info["id"], outcome, actor="admin-api",
                                                   reason=body.reason)
     return web.json_response(refund.model_dump(mode="json"))

@@ -11,6 +11,7 @@ from ..appkeys import ENGINE, PROVIDERS
 from ..core import errors
 from ..core.ids import new_id
 from ..core.models import PaymentStatus, RefundStatus
+from ..core.refunds import SETTLE_OUTCOMES
 from . import clock_pages, forms, login_pages, merchant_pages, rule_pages
 from .live import setup_live
 from .render import error_page, redirect, render
@@ -122,9 +123,6 @@ async def notification_action(request: web.Request) -> web.Response:
     return redirect(request, back, message)
 
 
-REFUND_OUTCOMES = {"succeed": RefundStatus.SUCCEEDED, "fail": RefundStatus.FAILED, "close": RefundStatus.CLOSED}
-
-
 async def refund_action(request: web.Request) -> web.Response:
     """succeed | fail (with a reason) | close a PROCESSING refund: engine.settle_refund, as the admin API does."""
     engine = request.app[ENGINE]
@@ -139,7 +137,7 @@ async def refund_action(request: web.Request) -> web.Response:
         reason = forms.text(fields, "reason")
         if action == "fail" and not reason:
             reason = "failed from the console"
-        refund = await engine.settle_refund(refund_id, REFUND_OUTCOMES[action], actor=ACTOR, reason=reason)
+        refund = await engine.settle_refund(refund_id, SETTLE_OUTCOMES[action], actor=ACTOR, reason=reason)
     except errors.SandboxError as exc:
         return redirect(request, back, exc.message, "error")
     return redirect(request, back, f"Refund {refund.out_refund_no} ({forms.fen_text(refund.amount)}) "

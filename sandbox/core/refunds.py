@@ -11,6 +11,8 @@ from . import errors, status
 from .ids import new_id
 from .models import Payment, PaymentStatus, Refund, RefundStatus
 
+# The action word of a console button or an admin API path → the status settle_refund gives the refund.
+SETTLE_OUTCOMES = {"succeed": RefundStatus.SUCCEEDED, "fail": RefundStatus.FAILED, "close": RefundStatus.CLOSED}
 
 class RefundOperations:
     async def refund(self, payment_id: str, *, amount: int, out_refund_no: str, provider_refund_no: str,
