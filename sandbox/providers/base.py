@@ -34,9 +34,11 @@ class BodyTooLarge(Exception):
 
 async def read_body(request: web.Request, limit: int) -> bytes:
     """The raw body, refused past `limit` bytes without reading it all into memory."""
-    if request.content_length is not None and request.content_length > limit:
-        raise BodyTooLarge(f"request body over {limit} bytes")
-    chunks, size = [], 0
+    if request.content_length is not None:
+        if request.content_length > limit:
+            raise BodyTooLarge(f"request body over {limit} bytes")
+        return await request.read()  # the length is known and allowed: aiohttp reads exactly that much
+    chunks, size = [], 0  # chunked: count as it arrives
     while chunk := await request.content.read(64 * 1024):
         size += len(chunk)
         if size > limit:
