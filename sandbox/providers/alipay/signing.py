@@ -62,23 +62,23 @@ def verify(text: str, signature: str, public_key_pem: str, *, sign_type: str = S
 
 def verify_request(params: Mapping[str, str], app_public_key_pem: str) -> bool:
     """Check an inbound gateway request (query + form fields merged) against the app's public key."""
-    signature = params.get("sign")
-    if not isinstance(signature, str) or not signature:
-        return False
-    return verify(
-        signing_string(params, REQUEST_EXCLUDE), signature, app_public_key_pem,
-        sign_type=str(params.get("sign_type") or ""), charset=str(params.get("charset") or "utf-8"),
-    )
+    return _verify_params(params, REQUEST_EXCLUDE, app_public_key_pem, default_sign_type="")
 
 
 def verify_notify(params: Mapping[str, str], alipay_public_key_pem: str) -> bool:
     """What a merchant does with a notify or a return redirect (the demo merchant apps use it)."""
+    return _verify_params(params, NOTIFY_EXCLUDE, alipay_public_key_pem, default_sign_type=SIGN_TYPE)
+
+
+def _verify_params(params: Mapping[str, str], exclude: tuple[str, ...], public_key_pem: str, *,
+                   default_sign_type: str) -> bool:
+    """params["sign"] over the signing string without `exclude`; the sign type and charset the params name."""
     signature = params.get("sign")
     if not isinstance(signature, str) or not signature:
         return False
     return verify(
-        signing_string(params, NOTIFY_EXCLUDE), signature, alipay_public_key_pem,
-        sign_type=str(params.get("sign_type") or SIGN_TYPE), charset=str(params.get("charset") or "utf-8"),
+        signing_string(params, exclude), signature, public_key_pem,
+        sign_type=str(params.get("sign_type") or default_sign_type), charset=str(params.get("charset") or "utf-8"),
     )
 
 
