@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any, Mapping, Protocol
 
 from aiohttp import web
+from pydantic import ValidationError
 
 from ..core.channels import NotifyChannel
 from ..core.engine import Engine
@@ -45,6 +46,12 @@ async def read_body(request: web.Request, limit: int) -> bytes:
             raise BodyTooLarge(f"request body over {limit} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def validation_problems(exc: ValidationError, whole: str) -> str:
+    """The first five problems of a rejected body as `field: message`, joined with `; ` (`whole` names the body
+    itself when the problem is not in one field)."""
+    return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or whole}: {e['msg']}" for e in exc.errors()[:5])
 
 
 def logged_request(params: Mapping[str, Any]) -> dict[str, Any]:

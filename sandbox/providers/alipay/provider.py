@@ -19,7 +19,7 @@ from ...console.api import ApiError
 from ...console.serialize import payment_json
 from ...core.models import Merchant, Payment
 from ...settings import Settings
-from ..base import logged_request
+from ..base import logged_request, validation_problems
 from . import credentials as alipay_credentials
 from . import signing, wire
 from .channel import AlipayChannel
@@ -111,7 +111,7 @@ class AlipayProvider:
         except wire.AlipayError as exc:
             return exc
         except ValidationError as exc:
-            return wire.invalid_parameter(_validation_message(exc))
+            return wire.invalid_parameter(validation_problems(exc, "biz_content"))
         except errors.SandboxError as exc:
             return map_engine_error(exc)
         except Exception:  # never a traceback on the wire: the real gateway's own "system busy"
@@ -145,7 +145,7 @@ class AlipayProvider:
         try:
             return PayBiz.model_validate(biz_content(call))
         except ValidationError as exc:
-            raise wire.invalid_parameter(_validation_message(exc)) from None
+            raise wire.invalid_parameter(validation_problems(exc, "biz_content")) from None
 
 
 def _logged_request(params: dict[str, str]) -> dict:
@@ -170,14 +170,6 @@ def _logged_response(response: web.StreamResponse, charset: str) -> Any:
         except ValueError:
             pass
     return text
-
-
-def _validation_message(exc: ValidationError) -> str:
-    problems = []
-    for error in exc.errors()[:5]:
-        where = ".".join(str(p) for p in error["loc"]) or "biz_content"
-        problems.append(f"{where}: {error['msg']}")
-    return "; ".join(problems)
 
 
 PROVIDER = AlipayProvider

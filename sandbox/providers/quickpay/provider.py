@@ -17,7 +17,7 @@ from ...core import errors
 from ...core.engine import Engine
 from ...core.models import Merchant, NewPayment, Payment
 from ...settings import Settings
-from ..base import BodyTooLarge, read_body
+from ..base import BodyTooLarge, read_body, validation_problems
 from . import models, wire
 from .channel import QuickPayChannel
 from .wire import FAIL, ORDER_EXISTS, ORDER_NOT_EXIST, PARAM_ERROR, SIGN_ERROR, STORE_NOT_EXIST
@@ -92,7 +92,7 @@ class QuickPayProvider:
         except BodyTooLarge as exc:
             return _reply(wire.envelope(PARAM_ERROR, str(exc)))
         except ValidationError as exc:
-            return _reply(wire.envelope(PARAM_ERROR, _validation_message(exc)))
+            return _reply(wire.envelope(PARAM_ERROR, "参数错误: " + validation_problems(exc, "body")))
         except errors.SandboxError as exc:
             return _reply(wire.envelope(*_map_engine_error(exc)))
 
@@ -249,14 +249,6 @@ def _parse_json(raw: bytes) -> dict:
     if not isinstance(fields, dict):
         raise QuickPayError(PARAM_ERROR, "请求格式错误: the body must be a JSON object")
     return fields
-
-
-def _validation_message(exc: ValidationError) -> str:
-    problems = []
-    for error in exc.errors()[:5]:
-        where = ".".join(str(p) for p in error["loc"]) or "body"
-        problems.append(f"{where}: {error['msg']}")
-    return "参数错误: " + "; ".join(problems)
 
 
 def _map_engine_error(exc: errors.SandboxError) -> tuple[str, str]:

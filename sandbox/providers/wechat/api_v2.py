@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from ...cashier.urls import cashier_url
 from ...core import errors
 from ...core.models import Merchant, NewPayment, Payment, PaymentStatus
-from ..base import BodyTooLarge, logged_request, read_body
+from ..base import BodyTooLarge, logged_request, read_body, validation_problems
 from . import models, v2_crypto, v2_wire, wire
 from .v2_wire import ERR_DES, RETURN_MSGS
 from .wire import PROVIDER
@@ -86,8 +86,7 @@ class V2Api:
         except ReturnFail as exc:
             answer = {"return_code": "FAIL", "return_msg": str(exc)}
         except ValidationError as exc:
-            problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'xml'}: {e['msg']}"
-                                 for e in exc.errors()[:5])
+            problems = validation_problems(exc, "xml")
             answer = {"return_code": "FAIL", "return_msg": f"{RETURN_MSGS['PARAM']}: {problems}"}
         except BusinessFail as exc:
             answer = self._answer(call, {"err_code": exc.err_code, "err_code_des": exc.des}, ok=False)

@@ -10,7 +10,7 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from ...core.models import Merchant
-from ..base import BodyTooLarge, read_body
+from ..base import BodyTooLarge, read_body, validation_problems
 from . import v3_crypto
 from .credentials import response_serial
 from .wire import PROVIDER
@@ -56,7 +56,7 @@ def sign_error(issue: str, field: str = "signature", location: str = "authorizat
 def param_error(exc: ValidationError) -> V3Error:
     first = exc.errors()[0]
     field = ".".join(str(p) for p in first["loc"]) or "body"
-    issues = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors()[:5])
+    issues = validation_problems(exc, "body")
     return V3Error(400, "PARAM_ERROR", f"参数错误: {issues}",
                    {"field": field, "location": "body", "detail": {"issue": first["msg"]}})
 
