@@ -20,6 +20,7 @@ class LoadResult:
     errors: int
     seconds: float
     latencies_ms: list[float] = field(repr=False, default_factory=list)
+    server_cpu_us: float | None = None  # the server process's CPU time per request, when measured
 
     @property
     def per_second(self) -> float:
@@ -33,7 +34,8 @@ class LoadResult:
 
     def line(self) -> str:
         return (f"{self.name:<34} {self.per_second:8.0f} req/s   p50 {self.percentile(50):6.2f} ms   "
-                f"p99 {self.percentile(99):7.2f} ms   errors {self.errors}/{self.requests}")
+                f"p99 {self.percentile(99):7.2f} ms   errors {self.errors}/{self.requests}"
+                + (f"   server CPU {self.server_cpu_us:4.0f} us/req" if self.server_cpu_us is not None else ""))
 
 
 async def run_load(name: str, request: Request, *, total: int, concurrency: int, warmup: int = 200) -> LoadResult:
