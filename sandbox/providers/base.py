@@ -8,6 +8,7 @@ from pydantic import ValidationError
 
 from ..core.channels import NotifyChannel
 from ..core.engine import Engine
+from ..core.models import Payment
 from ..settings import Settings
 
 
@@ -46,6 +47,17 @@ async def read_body(request: web.Request, limit: int) -> bytes:
             raise BodyTooLarge(f"request body over {limit} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+async def pay_by_code(engine: Engine, payment: Payment, code: str, *, actor: str, code_name: str) -> Payment:
+    """Sandbox convention for a fresh order paid with a payment code (QuickPay barcode, WeChat auth_code): its last
+    four digits choose the outcome. 1111: the payer is asked for a password, so it stays pending until a tester or a
+    rule decides; 4444: it fails (insufficient balance); any other: it is paid at once."""
+    if code.endswith("1111"):
+        return payment
+    if code.endswith("4444"):
+        return await engine.fail(payment.id, actor=actor, reason=f"余额不足 ({code_name} ends 4444)")
+    return await engine.succeed(payment.id, actor=actor)
 
 
 def validation_problems(exc: ValidationError, whole: str) -> str:

@@ -17,7 +17,7 @@ from ...core import errors
 from ...core.engine import Engine
 from ...core.models import Merchant, NewPayment, Payment
 from ...settings import Settings
-from ..base import BodyTooLarge, read_body, validation_problems
+from ..base import BodyTooLarge, pay_by_code, read_body, validation_problems
 from . import models, wire
 from .channel import QuickPayChannel
 from .wire import FAIL, ORDER_EXISTS, ORDER_NOT_EXIST, PARAM_ERROR, SIGN_ERROR, STORE_NOT_EXIST
@@ -140,13 +140,7 @@ class QuickPayProvider:
                                               payer={"barcode": body.barcode}, identity={"barcode": body.barcode})
         if not created:
             return wire.pay_result(payment), payment.id  # a retry of the same barcode pay: where it stands
-        # Sandbox convention: the barcode's last four digits choose the outcome (see README).
-        if body.barcode.endswith("1111"):
-            pass  # the payer is asked for a password: stays PAYING until the tester or a rule decides
-        elif body.barcode.endswith("4444"):
-            payment = await self.engine.fail(payment.id, actor="quickpay", reason="余额不足 (barcode ends 4444)")
-        else:
-            payment = await self.engine.succeed(payment.id, actor="quickpay")
+        payment = await pay_by_code(self.engine, payment, body.barcode, actor="quickpay", code_name="barcode")
         return wire.pay_result(payment), None
 
     async def qr_pay(self, body: models.QRPay, merchant: Merchant) -> Answer:

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from ...cashier.urls import cashier_url
 from ...core import errors
 from ...core.models import Merchant, NewPayment, Payment, PaymentStatus
-from ..base import BodyTooLarge, logged_request, read_body, validation_problems
+from ..base import BodyTooLarge, logged_request, pay_by_code, read_body, validation_problems
 from . import models, v2_crypto, v2_wire, wire
 from .v2_wire import ERR_DES, RETURN_MSGS
 from .wire import PROVIDER
@@ -191,14 +191,11 @@ class V2Api:
             raise BusinessFail("OUT_TRADE_NO_USED") from None
         if not created:
             call.payment_id = payment.id
-        if created and code.endswith("4444"):
-            await self.engine.fail(payment.id, actor="wechat", reason="余额不足 (auth_code ends 4444)")
-            raise BusinessFail("NOTENOUGH")
-        if created and not code.endswith("1111"):
-            payment = await self.engine.succeed(payment.id, actor="wechat")
+        if created:
+            payment = await pay_by_code(self.engine, payment, code, actor="wechat", code_name="auth_code")
         if payment.status is PaymentStatus.PENDING:
             raise BusinessFail("USERPAYING")
-        if not wire.was_paid(payment):
+        if not wire.was_paid(payment):  # a code ending 4444 has just failed: NOTENOUGH
             raise BusinessFail("ORDERCLOSED" if payment.status is PaymentStatus.CLOSED else "NOTENOUGH")
         return v2_wire.paid_fields(payment)
 

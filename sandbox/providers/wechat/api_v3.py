@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from ...cashier.urls import cashier_url
 from ...core import errors
 from ...core.models import NewPayment, Payment, PaymentStatus
-from ..base import logged_request
+from ..base import logged_request, pay_by_code
 from . import models, v3_crypto, wire
 from .v3_http import Authenticated, V3Error, authenticate, param_error, respond
 from .wire import PROVIDER
@@ -110,11 +110,9 @@ class V3Api:
     async def _codepay(self, payment: Payment, auth_code: str, created: bool, creds: dict):
         """Sandbox convention (as QuickPay's barcode): the code's last digits choose the outcome."""
         if created:
-            if auth_code.endswith("4444"):
-                await self.engine.fail(payment.id, actor="wechat", reason="余额不足 (auth_code ends 4444)")
+            payment = await pay_by_code(self.engine, payment, auth_code, actor="wechat", code_name="auth_code")
+            if payment.status is PaymentStatus.FAILED:
                 raise V3Error(403, "NOTENOUGH", "用户账户余额不足")
-            if not auth_code.endswith("1111"):
-                payment = await self.engine.succeed(payment.id, actor="wechat")
         if payment.status is PaymentStatus.PENDING:
             raise V3Error(202, "USERPAYING", "用户支付中，需要输入密码")
         return 200, wire.v3_transaction(payment, creds["mchid"])
