@@ -172,7 +172,7 @@ class V2Api:
     async def micropay(self, body: models.Micropay, call: Call) -> dict:
         """付款码支付. Sandbox convention (as QuickPay's barcode): the code's last digits choose the outcome."""
         code = body.auth_code
-        if not (len(code) == 18 and code.isdigit() and 10 <= int(code[:2]) <= 15):
+        if not wire.is_auth_code(code):
             raise BusinessFail("AUTH_CODE_INVALID")
         now, amount = self.engine.clock.now(), int(body.total_fee)
         new = NewPayment(

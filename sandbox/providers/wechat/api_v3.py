@@ -245,7 +245,7 @@ def _check_kind(kind: str, body: models._Order, partner: bool) -> dict:
                       {"field": "scene_info", "location": "body"})
     if kind == "codepay":
         code = body.payer.auth_code if body.payer else None
-        if not code or not (len(code) == 18 and code.isdigit() and 10 <= int(code[:2]) <= 15):
+        if not code or not wire.is_auth_code(code):
             raise V3Error(400, "PARAM_ERROR", "付款码无效: payer.auth_code须为10-15开头的18位数字",
                           {"field": "payer.auth_code", "location": "body"})
     elif not body.notify_url:

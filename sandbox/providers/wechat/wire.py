@@ -33,6 +33,11 @@ def _digits(n: int) -> str:
     return "".join(secrets.choice(string.digits) for _ in range(n))
 
 
+def is_auth_code(code: str) -> bool:
+    """A WeChat payment code (付款码) as micropay and codepay accept it: 18 digits starting 10-15."""
+    return len(code) == 18 and code.isdigit() and 10 <= int(code[:2]) <= 15
+
+
 def china_now(now: float) -> datetime:
     return datetime.fromtimestamp(now, CHINA)
 
