@@ -24,5 +24,5 @@ class NotifyChannel(Protocol):
     async def render(self, notification: Notification, merchant: Merchant, attempt: int, now: float) -> OutboundRequest:
         """The exact request of one attempt (signed; timestamps from `now`, the sandbox clock)."""
 
-    def is_acknowledged(self, status: int, body: bytes) -> bool:
-        """Did the merchant's reply acknowledge the notify?"""
+    def is_acknowledged(self, request: OutboundRequest, status: int, body: bytes) -> bool:
+        """Did the merchant's reply to `request` (the attempt as rendered) acknowledge the notify?"""

@@ -111,11 +111,7 @@ class Notifier:
             async with self._session.request(request.method, request.url, data=request.body,
                                              headers=request.headers, allow_redirects=False) as response:
                 body = await response.content.read(RESPONSE_BODY_LIMIT)
-                # A channel whose ack rule depends on the request it sent (WeChat: v3 JSON vs v2 XML) may judge
-                # with the request in hand.
-                judge = getattr(channel, "is_acknowledged_for", None)
-                acknowledged = (judge(request, response.status, body) if judge
-                                else channel.is_acknowledged(response.status, body))
+                acknowledged = channel.is_acknowledged(request, response.status, body)
                 record.update(response_status=response.status, response_body=body.decode("utf-8", "replace"),
                               acknowledged=acknowledged)
         except asyncio.TimeoutError:

@@ -5,8 +5,8 @@ from datetime import datetime
 
 import pytest
 
-from sandbox.core.models import CloseReason, Notification, NotificationStatus, Payment, PaymentStatus, Refund, \
-    RefundStatus
+from sandbox.core.models import CloseReason, Notification, NotificationStatus, OutboundRequest, Payment, PaymentStatus, \
+    Refund, RefundStatus
 from sandbox.providers.alipay import wire
 from sandbox.providers.alipay.channel import RETRY_DELAYS, AlipayChannel, notify_fields
 from sandbox.providers.alipay.models import PayBiz
@@ -107,10 +107,10 @@ def test_notify_fields_of_a_partial_refund():
 
 
 def test_acknowledgement_and_schedule():
-    channel = AlipayChannel()
-    assert channel.is_acknowledged(200, b"success") and channel.is_acknowledged(200, b"success\n")
+    channel, sent = AlipayChannel(), OutboundRequest(url="http://m", body=b"notify_type=trade_status_sync")
+    assert channel.is_acknowledged(sent, 200, b"success") and channel.is_acknowledged(sent, 200, b"success\n")
     for status, body in ((200, b"SUCCESS"), (200, b"ok"), (200, b""), (500, b"success"), (200, b"success!")):
-        assert not channel.is_acknowledged(status, body)
+        assert not channel.is_acknowledged(sent, status, body)
     assert [d / 60 for d in RETRY_DELAYS] == [4, 10, 10, 60, 120, 360, 900]
 
 

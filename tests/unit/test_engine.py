@@ -28,7 +28,7 @@ class RecordingChannel:
     async def render(self, notification, merchant, attempt, now):
         return OutboundRequest(url=notification.url, body=notification.event.encode())
 
-    def is_acknowledged(self, status, body):
+    def is_acknowledged(self, request, status, body):
         return status == 200
 
 

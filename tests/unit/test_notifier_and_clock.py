@@ -29,7 +29,7 @@ class EchoChannel:
         return OutboundRequest(url=notification.url, headers={"X-Attempt": str(attempt)},
                                body=notification.payment.out_trade_no.encode())
 
-    def is_acknowledged(self, status, body):
+    def is_acknowledged(self, request, status, body):
         return status == 200 and body == b"OK"
 
 

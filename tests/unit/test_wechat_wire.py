@@ -79,12 +79,12 @@ def test_acknowledgements():
     v3 = OutboundRequest(url="http://m", body=b'{"id":"x"}')
     v2 = OutboundRequest(url="http://m", body=b"<xml><a>1</a></xml>")
     ack = b"<xml><return_code><![CDATA[SUCCESS]]></return_code><return_msg><![CDATA[OK]]></return_msg></xml>"
-    assert channel.is_acknowledged_for(v3, 200, b"") and channel.is_acknowledged_for(v3, 204, b"")
-    assert not channel.is_acknowledged_for(v3, 500, b"")
-    assert channel.is_acknowledged_for(v2, 200, ack)
-    assert not channel.is_acknowledged_for(v2, 200, b"success")
-    assert not channel.is_acknowledged_for(v2, 200, ack.replace(b"SUCCESS", b"FAIL"))
-    assert not channel.is_acknowledged_for(v2, 500, ack)
+    assert channel.is_acknowledged(v3, 200, b"") and channel.is_acknowledged(v3, 204, b"")
+    assert not channel.is_acknowledged(v3, 500, b"")
+    assert channel.is_acknowledged(v2, 200, ack)
+    assert not channel.is_acknowledged(v2, 200, b"success")
+    assert not channel.is_acknowledged(v2, 200, ack.replace(b"SUCCESS", b"FAIL"))
+    assert not channel.is_acknowledged(v2, 500, ack)
 
 
 async def test_v3_notify_id_is_stable_and_the_resource_opens():

@@ -38,7 +38,7 @@ class AlipayChannel:
         return OutboundRequest(url=notification.url, body=body, headers={
             "Content-Type": f"application/x-www-form-urlencoded; charset={charset}"})
 
-    def is_acknowledged(self, status: int, body: bytes) -> bool:
+    def is_acknowledged(self, request: OutboundRequest, status: int, body: bytes) -> bool:
         # Anything but the seven characters `success` (surrounding whitespace aside) means "send it again".
         return status == 200 and body.strip() == b"success"
 

@@ -30,5 +30,5 @@ class QuickPayChannel:
         return OutboundRequest(url=notification.url, headers={"Content-Type": "application/json; charset=utf-8"},
                                body=body)
 
-    def is_acknowledged(self, status: int, body: bytes) -> bool:
+    def is_acknowledged(self, request: OutboundRequest, status: int, body: bytes) -> bool:
         return 200 <= status < 300 and body.strip().strip(b'"').upper() in (b"OK", b"SUCCESS")

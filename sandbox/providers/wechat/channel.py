@@ -54,17 +54,11 @@ class WeChatChannel:
         headers["Content-Type"] = "application/json"
         return OutboundRequest(url=notification.url, body=body, headers=headers)
 
-    def is_acknowledged_for(self, request: OutboundRequest, status: int, body: bytes) -> bool:
+    def is_acknowledged(self, request: OutboundRequest, status: int, body: bytes) -> bool:
         """v3: HTTP 200 or 204, whatever the body. v2: HTTP 200 with the SUCCESS XML, and nothing else."""
         if request.body.startswith(b"<xml>"):
             return status == 200 and _v2_ack(body)
         return status in (200, 204)
-
-    def is_acknowledged(self, status: int, body: bytes) -> bool:
-        # Without the request at hand: judge by the reply's shape (an XML reply is a v2 ack or not).
-        if status not in (200, 204):
-            return False
-        return _v2_ack(body) if body.strip().startswith(b"<") else True
 
 
 def _v2_ack(body: bytes) -> bool:
