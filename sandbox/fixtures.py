@@ -9,7 +9,7 @@ from typing import Any
 
 from .core.engine import Engine
 from .core.rules import Rule
-from .providers.base import Provider
+from .providers.base import Provider, lookup_keys
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +39,8 @@ async def load_fixtures(engine: Engine, providers: dict[str, Provider], folder: 
     created = 0
     for entry in read_merchants(path):
         credentials = {name: c for name, c in entry["credentials"].items() if name in providers}
-        keys = [(name, key) for name, c in credentials.items() for key in providers[name].lookup_keys(c)]
-        await engine.create_merchant(entry["name"], credentials, keys, merchant_id=entry["id"])
+        await engine.create_merchant(entry["name"], credentials, lookup_keys(providers, credentials),
+                                     merchant_id=entry["id"])
         created += 1
     rules_file = path / "rules.json"
     if rules_file.exists() and not engine.rules():

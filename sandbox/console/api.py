@@ -1,7 +1,6 @@
 """The admin JSON API under /_sandbox/api/: the same engine functions the console's buttons call."""
 from __future__ import annotations
 
-import asyncio
 import hmac
 import json
 import logging
@@ -16,6 +15,7 @@ from ..core.ids import new_id
 from ..core.models import PaymentStatus
 from ..core.refunds import SETTLE_OUTCOMES
 from ..core.rules import Rule
+from ..providers.base import InvalidOptions, fresh_credentials
 from .openapi import openapi_document
 from .serialize import clock_json, merchant_json, notification_json, payment_detail_json, payment_json
 
@@ -140,13 +140,10 @@ async def create_merchant(request):
     unknown = sorted(set(body.providers) - set(providers))
     if unknown:
         raise ApiError(400, "UNKNOWN_PROVIDER", f"unknown provider(s) {unknown}; known: {sorted(providers)}")
-    credentials, keys = {}, []
-    for name, options in body.providers.items():
-        try:  # key generation is CPU work: off the event loop
-            credentials[name] = await asyncio.to_thread(providers[name].new_credentials, **options)
-        except (TypeError, ValueError) as exc:
-            raise ApiError(400, "INVALID_OPTIONS", f"{name}: {exc}") from None
-        keys += [(name, key) for key in providers[name].lookup_keys(credentials[name])]
+    try:
+        credentials, keys = await fresh_credentials(providers, body.providers)
+    except InvalidOptions as exc:
+        raise ApiError(400, "INVALID_OPTIONS", str(exc)) from None
     merchant = await _engine(request).create_merchant(body.name, credentials, keys, merchant_id=body.id)
     return web.json_response(merchant_json(merchant), status=201)
 

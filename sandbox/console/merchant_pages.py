@@ -1,13 +1,13 @@
 """Merchant pages: the list, a form to create one with fresh keys, and a detail page with keys and SDK snippets."""
 from __future__ import annotations
 
-import asyncio
 import re
 
 from aiohttp import web
 
 from ..appkeys import ENGINE, PROVIDERS, SETTINGS
 from ..core import errors
+from ..providers.base import InvalidOptions, fresh_credentials
 from . import forms
 from .render import error_page, redirect, render
 from .serialize import merchant_json
@@ -56,15 +56,12 @@ async def create_merchant(request: web.Request) -> web.Response:
             raise errors.InvalidInput("the id may hold letters, digits, '_', '.' and '-' (at most 64)")
         if not chosen:
             raise errors.InvalidInput("choose at least one provider")
-        credentials, keys = {}, []
-        for provider in chosen:
-            options = {key: fields[f"{provider}.{key}"] for key, _, _ in PROVIDER_OPTIONS.get(provider, [])
-                       if fields.get(f"{provider}.{key}")}
-            try:  # key generation is CPU work: off the event loop, as the admin API does
-                credentials[provider] = await asyncio.to_thread(providers[provider].new_credentials, **options)
-            except (TypeError, ValueError) as exc:
-                raise errors.InvalidInput(f"{provider}: {exc}") from None
-            keys += [(provider, key) for key in providers[provider].lookup_keys(credentials[provider])]
+        options = {provider: {key: fields[f"{provider}.{key}"] for key, _, _ in PROVIDER_OPTIONS.get(provider, [])
+                              if fields.get(f"{provider}.{key}")} for provider in chosen}
+        try:
+            credentials, keys = await fresh_credentials(providers, options)
+        except InvalidOptions as exc:
+            raise errors.InvalidInput(str(exc)) from None
         merchant = await engine.create_merchant(name, credentials, keys, merchant_id=merchant_id)
     except errors.SandboxError as exc:
         return render(request, "console/merchant_new.html", status=400, options=_options(request),

@@ -1,6 +1,7 @@
 """What every provider package offers the app: its routes, its notify channel and its merchant credentials."""
 from __future__ import annotations
 
+import asyncio
 from typing import Any, Mapping, Protocol
 
 from aiohttp import web
@@ -28,6 +29,28 @@ class Provider(Protocol):
 
     # Optional: where the payer's browser goes after paying on the cashier page (Alipay's signed return_url).
     # def after_payment_url(self, payment: Payment, merchant: Merchant) -> str | None: ...
+
+
+class InvalidOptions(ValueError):
+    """A provider refused the options given for a new merchant's credentials ("wechat: unknown mode 'x'")."""
+
+
+async def fresh_credentials(providers: Mapping[str, Provider], options: Mapping[str, dict[str, Any]]
+                            ) -> tuple[dict[str, dict[str, Any]], list[tuple[str, str]]]:
+    """A new merchant's credentials for each provider named in `options`, and the (provider, key) pairs requests
+    will name it by. Key generation is CPU work: it runs off the event loop."""
+    credentials = {}
+    for name, provider_options in options.items():
+        try:
+            credentials[name] = await asyncio.to_thread(providers[name].new_credentials, **provider_options)
+        except (TypeError, ValueError) as exc:
+            raise InvalidOptions(f"{name}: {exc}") from None
+    return credentials, lookup_keys(providers, credentials)
+
+
+def lookup_keys(providers: Mapping[str, Provider], credentials: Mapping[str, dict[str, Any]]) -> list[tuple[str, str]]:
+    """The (provider, key) pairs a merchant with these credentials is named by in requests (mchid, app_id …)."""
+    return [(name, key) for name, creds in credentials.items() for key in providers[name].lookup_keys(creds)]
 
 
 class BodyTooLarge(Exception):
