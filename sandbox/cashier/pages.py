@@ -3,13 +3,11 @@ Alipay app-pay order string. No admin token is needed (a phone opens these); for
 """
 from __future__ import annotations
 
-import json
-
-import aiohttp
 import segno
 from aiohttp import web
 
 from ..appkeys import ENGINE, PROVIDERS, SETTINGS
+from ..console.api import ApiError
 from ..console.forms import form
 from ..console.render import error_page, redirect, render
 from ..core import errors
@@ -18,7 +16,6 @@ from .urls import cashier_path, cashier_url
 
 PAY = "/_sandbox/pay"
 APP_PAY = f"{PAY}/alipay-app"
-APP_PAY_API = "/_sandbox/api/alipay/app-pay"
 ACTOR = "cashier"
 WALLETS = (("wechat", "WeChat Pay"), ("alipay", "Alipay"))
 
@@ -102,50 +99,23 @@ async def app_pay_page(request: web.Request) -> web.Response:
 
 
 async def app_pay(request: web.Request) -> web.Response:
-    """Hand the order string to the admin endpoint the Alipay adapter adds, then go to that payment's page.
+    """Open the order string through the Alipay adapter (as its admin endpoint does), then go to that payment's page.
 
-    The call goes to this same server's own socket with the admin token, so a payer needs no token."""
+    A payer needs no admin token for this."""
     order_string = (await form(request)).get("order_string", "")
     if not order_string:
         return render(request, "cashier/app_pay.html", status=400, order_string="",
                       error="Paste the order string your app would hand to the Alipay SDK.")
-    token = request.app[SETTINGS].admin_token
-    try:
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15)) as session:
-            async with session.post(_own_url(request) + APP_PAY_API, json={"order_string": order_string},
-                                    headers={"Authorization": f"Bearer {token}"} if token else {}) as response:
-                status, raw = response.status, await response.text()
-    except aiohttp.ClientError as exc:
-        return render(request, "cashier/app_pay.html", status=502, order_string=order_string,
-                      error=f"Could not reach the app-pay endpoint: {exc}")
-    try:
-        data = json.loads(raw)
-    except ValueError:
-        data = {}
-    if status == 404 and (data.get("error") or {}).get("code") == "NOT_FOUND":
+    alipay = request.app[PROVIDERS].get("alipay")
+    if alipay is None:
         message = "This sandbox has no Alipay app-pay endpoint yet."
-    elif status >= 400:
-        message = (data.get("error") or {}).get("message") or f"HTTP {status}"
     else:
-        payment_id = _payment_id(data)
-        if payment_id:
-            return web.Response(status=303, headers={"Location": cashier_path(payment_id)})
-        message = "The endpoint answered without a payment id."
+        try:
+            payment = await alipay.open_app_order({"order_string": order_string})
+            return web.Response(status=303, headers={"Location": cashier_path(payment.id)})
+        except (ApiError, errors.SandboxError) as exc:
+            message = exc.message
     return render(request, "cashier/app_pay.html", status=400, order_string=order_string, error=message)
-
-
-def _payment_id(data: dict) -> str | None:
-    payment = data.get("payment") if isinstance(data.get("payment"), dict) else data
-    found = payment.get("id") or data.get("payment_id")
-    return found if isinstance(found, str) and found.startswith("pay_") else None
-
-
-def _own_url(request: web.Request) -> str:
-    """The address this request came in on: the server itself, whatever public URL it is known by."""
-    host, port = request.transport.get_extra_info("sockname")[:2]
-    if ":" in host:
-        host = f"[{host}]"
-    return f"http://{host}:{port}"
 
 
 def setup(app: web.Application) -> None:

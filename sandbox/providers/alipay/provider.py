@@ -125,21 +125,30 @@ class AlipayProvider:
 
     async def app_pay(self, request: web.Request) -> web.Response:
         try:
-            body = AppPayBody.model_validate(json.loads(await request.read() or b"{}"))
-        except ValueError:  # ValidationError is a ValueError too
+            body = json.loads(await request.read() or b"{}")
+        except ValueError:
+            body = None  # not JSON: refused by open_app_order like any other malformed body
+        payment = await self.open_app_order(body)
+        return web.json_response({**payment_json(payment), "cashier_url": cashier_url(self.settings.base_url,
+                                                                                       payment.id)})
+
+    async def open_app_order(self, body: Any) -> Payment:
+        """Open the trade of {"order_string": …} (what an app hands the Alipay app), for the admin endpoint and the
+        cashier's app-pay page; ApiError (the admin API's own error shape) for what the gateway would refuse."""
+        try:
+            order_string = AppPayBody.model_validate(body).order_string
+        except ValidationError:
             raise ApiError(400, "INVALID_BODY", 'expected {"order_string": "<signed app pay order string>"}') \
                 from None
-        params = signing.parse_order_string(body.order_string)
+        params = signing.parse_order_string(order_string)
         try:
             call = await asyncio.to_thread(check, params, self.engine, ("alipay.trade.app.pay",))
             biz = self.methods_model(call)
-            payment = await self.methods.open_trade(call, biz)
+            return await self.methods.open_trade(call, biz)
         except Rejected as exc:
             raise ApiError(400, exc.error.sub_code, exc.error.sub_msg) from None
         except wire.AlipayError as exc:
             raise ApiError(400 if exc.code != wire.UNAVAILABLE[0] else 503, exc.sub_code, exc.sub_msg) from None
-        return web.json_response({**payment_json(payment), "cashier_url": cashier_url(self.settings.base_url,
-                                                                                       payment.id)})
 
     def methods_model(self, call: Call):
         try:
