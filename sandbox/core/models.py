@@ -105,6 +105,11 @@ class Payment(BaseModel):
         return self.status is not PaymentStatus.PENDING
 
     @property
+    def was_paid(self) -> bool:
+        """Paid at some point: a refund or a later cancel does not undo that."""
+        return self.paid_at is not None
+
+    @property
     def rule_action(self) -> dict[str, Any]:
         """The action of the rule this payment matched when it was created (kept in extra), or {}."""
         return (self.extra.get("rule") or {}).get("action", {})

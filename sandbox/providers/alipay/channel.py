@@ -46,7 +46,7 @@ class AlipayChannel:
 def notify_fields(notification: Notification, credentials: dict, now: float) -> dict:
     """The unsigned trade_status_sync fields of one notify (empty ones are dropped when signing)."""
     payment, refund = notification.payment, notification.refund
-    paid = wire.is_paid(payment)
+    paid = payment.was_paid
     status = wire.trade_status(payment)
     buyer = wire.buyer_of(payment) if paid or payment.payer else {}
     paid_amount = wire.yuan(payment.amount) if paid else None

@@ -133,7 +133,7 @@ class TradeMethods:
         # Without out_request_no a refund is named by the trade's out_trade_no (the real gateway's rule).
         out_request_no = biz.out_request_no or payment.out_trade_no
         existing = await self.engine.find_refund(payment.id, out_request_no)
-        if existing is None and not wire.is_paid(payment):
+        if existing is None and not payment.was_paid:
             if payment.status is PaymentStatus.PENDING:
                 raise business("TRADE_STATUS_ERROR", "交易状态不合法")
             raise business("TRADE_HAS_CLOSE", "交易已经关闭")
@@ -187,7 +187,7 @@ def _ok() -> dict:
 
 def _refuse_reuse(existing: Payment) -> None:
     """A paid or closed trade cannot be opened again under the same out_trade_no."""
-    if wire.is_paid(existing):
+    if existing.was_paid:
         raise business("TRADE_HAS_SUCCESS", "交易已被支付")
     if existing.status is not PaymentStatus.PENDING:
         raise business("TRADE_HAS_CLOSE", "交易已经关闭")

@@ -68,7 +68,7 @@ class AlipayProvider:
         """The payer's browser after a paid page/wap trade: return_url with the signed synchronous parameters."""
         return_url = payment.extra.get("return_url")
         method = payment.extra.get("method")
-        if not return_url or method not in PAGE_METHODS or not wire.is_paid(payment):
+        if not return_url or method not in PAGE_METHODS or not payment.was_paid:
             return None
         creds = merchant.for_provider(self.name)
         params = signing.return_url_params(

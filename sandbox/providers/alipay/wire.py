@@ -159,21 +159,17 @@ def trade_status(payment: Payment) -> str:
     return "TRADE_CLOSED"  # CLOSED, and FAILED (Alipay has no failed trade: it can no longer be paid)
 
 
-def is_paid(payment: Payment) -> bool:
-    return payment.paid_at is not None
-
-
 def yuan(fen: int) -> str:
     return fen_to_yuan(fen)
 
 
 def fund_bill_list(payment: Payment) -> list[dict[str, str]]:
-    return [{"fund_channel": "ALIPAYACCOUNT", "amount": yuan(payment.amount)}] if is_paid(payment) else []
+    return [{"fund_channel": "ALIPAYACCOUNT", "amount": yuan(payment.amount)}] if payment.was_paid else []
 
 
 def query_result(payment: Payment) -> dict:
     """alipay.trade.query: the trade as it stands. Unpaid trades report "0.00" for what was not paid."""
-    paid = is_paid(payment)
+    paid = payment.was_paid
     paid_amount = yuan(payment.amount) if paid else "0.00"
     result = {
         "code": SUCCESS[0], "msg": SUCCESS[1],
@@ -241,7 +237,7 @@ def refund_query_result(payment: Payment, out_request_no: str, refund: Refund | 
 
 
 def cancel_action(payment: Payment) -> str:
-    return "refund" if is_paid(payment) else "close"
+    return "refund" if payment.was_paid else "close"
 
 
 def was_canceled(payment: Payment) -> bool:

@@ -66,7 +66,7 @@ def refund_status(refund: Refund) -> str:
 def wallet_of(payment: Payment) -> str | None:
     """wechat | alipay: chosen at create (paytype, barcode), or by whoever paid an aggregated QR code."""
     wallet = payment.extra.get("wallet") or payment.payer.get("wallet")
-    if wallet is None and payment.paid_at is not None:
+    if wallet is None and payment.was_paid:
         wallet = "wechat"  # paid through the admin API, which names no wallet
     return wallet
 

@@ -195,7 +195,7 @@ class V2Api:
             payment = await pay_by_code(self.engine, payment, code, actor="wechat", code_name="auth_code")
         if payment.status is PaymentStatus.PENDING:
             raise BusinessFail("USERPAYING")
-        if not wire.was_paid(payment):  # a code ending 4444 has just failed: NOTENOUGH
+        if not payment.was_paid:  # a code ending 4444 has just failed: NOTENOUGH
             raise BusinessFail("ORDERCLOSED" if payment.status is PaymentStatus.CLOSED else "NOTENOUGH")
         return v2_wire.paid_fields(payment)
 
@@ -223,7 +223,7 @@ class V2Api:
         payment = await self._order(call, body.out_trade_no, body.transaction_id)
         if int(body.total_fee) != payment.amount:
             raise BusinessFail("PARAM_ERROR", "订单金额total_fee与原订单金额不一致")
-        if not wire.was_paid(payment) or payment.close_reason is not None:
+        if not payment.was_paid or payment.close_reason is not None:
             raise BusinessFail("TRADE_STATE_ERROR", f"订单状态为{wire.trade_state(payment)}，不能退款")
         try:
             refund, _ = await self.engine.refund(
@@ -258,7 +258,7 @@ class V2Api:
         """transaction_id wins when both are given, as the real API documents."""
         if transaction_id:
             payment = await self.engine.find_by_provider_trade_no(PROVIDER, transaction_id)
-            if payment is not None and (payment.merchant_id != call.merchant.id or not wire.was_paid(payment)):
+            if payment is not None and (payment.merchant_id != call.merchant.id or not payment.was_paid):
                 payment = None
         else:
             payment = await self.engine.find_payment(call.merchant.id, PROVIDER, out_trade_no)
@@ -302,7 +302,7 @@ async def _params(request: web.Request) -> dict:
 
 
 def _check_open(payment: Payment) -> None:
-    if wire.was_paid(payment):
+    if payment.was_paid:
         raise BusinessFail("ORDERPAID")
     if payment.status is not PaymentStatus.PENDING:
         raise BusinessFail("ORDERCLOSED")

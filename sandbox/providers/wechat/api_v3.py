@@ -162,7 +162,7 @@ class V3Api:
             return await self.engine.find_payment(who.merchant.id, PROVIDER, out_trade_no)
         payment = await self.engine.find_by_provider_trade_no(PROVIDER, transaction_id)
         # transaction ids exist once paid; another merchant's is simply not found
-        if payment is None or payment.merchant_id != who.merchant.id or not wire.was_paid(payment):
+        if payment is None or payment.merchant_id != who.merchant.id or not payment.was_paid:
             return None
         return payment
 
@@ -179,7 +179,7 @@ class V3Api:
         if body.amount.total != payment.amount:
             raise V3Error(400, "PARAM_ERROR", "订单金额total与原订单金额不一致",
                           {"field": "amount.total", "location": "body"})
-        if not wire.was_paid(payment) or payment.close_reason is not None:
+        if not payment.was_paid or payment.close_reason is not None:
             raise V3Error(403, "TRADE_ERROR", f"订单状态为{wire.trade_state(payment)}，不能退款")
         try:
             refund, _ = await self.engine.refund(
@@ -270,7 +270,7 @@ def _expiry(time_expire: str | None, now: float) -> float | None:
 
 def _check_reusable(payment: Payment) -> None:
     """An identical create again returns the same prepay, unless the order is paid or closed by now."""
-    if wire.was_paid(payment):
+    if payment.was_paid:
         raise V3Error(400, "ORDERPAID")
     if payment.status is not PaymentStatus.PENDING:
         raise V3Error(400, "ORDER_CLOSED")

@@ -32,7 +32,7 @@ def order_fields(payment: Payment) -> dict:
               "total_fee": payment.amount, "fee_type": payment.currency}
     if payment.extra.get("device_info"):
         fields["device_info"] = payment.extra["device_info"]
-    if wire.was_paid(payment):
+    if payment.was_paid:
         fields.update(paid_fields(payment))
     return fields
 

@@ -85,10 +85,6 @@ def trade_state(payment: Payment) -> str:
     }[payment.status]
 
 
-def was_paid(payment: Payment) -> bool:
-    return payment.paid_at is not None
-
-
 def refund_status(refund: Refund) -> str:
     """v3 words; v2 says REFUNDCLOSE for CLOSED and CHANGE for ABNORMAL (see v2_wire)."""
     return {RefundStatus.SUCCEEDED: "SUCCESS", RefundStatus.PROCESSING: "PROCESSING",
@@ -125,7 +121,7 @@ def v3_transaction(payment: Payment, mchid: str) -> dict:
     obj.update(out_trade_no=payment.out_trade_no, trade_state=state, trade_state_desc=STATE_DESC[state],
                attach=payment.attach or "")
     amount = {"total": payment.amount, "currency": payment.currency}
-    if was_paid(payment):  # like the real one, an unpaid order has no transaction_id nor trade_type yet
+    if payment.was_paid:  # like the real one, an unpaid order has no transaction_id nor trade_type yet
         obj.update(transaction_id=payment.provider_trade_no, bank_type="OTHERS",
                    trade_type=TO_WECHAT.get(payment.trade_type, payment.trade_type),
                    success_time=rfc3339(payment.paid_at))
