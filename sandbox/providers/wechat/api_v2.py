@@ -5,7 +5,6 @@ result_code=FAIL with err_code, signed like successes with the request's own sig
 """
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -17,11 +16,11 @@ from ...core import errors
 from ...core.models import Merchant, NewPayment, Payment, PaymentStatus
 from ..base import BodyTooLarge, logged_request, pay_by_code, read_body, validation_problems
 from . import models, v2_crypto, v2_wire, wire
+from .credentials import random_string
 from .v2_wire import ERR_DES, RETURN_MSGS
 from .wire import PROVIDER
 
 MAX_BODY = v2_crypto.MAX_XML_BYTES
-_ALNUM = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 
 
 class ReturnFail(Exception):
@@ -110,7 +109,7 @@ class V2Api:
         out = {"return_code": "SUCCESS", "return_msg": "OK"}
         if call is not None:
             out.update(appid=call.appid, mch_id=call.creds["mchid"],
-                       nonce_str="".join(secrets.choice(_ALNUM) for _ in range(16)))
+                       nonce_str=random_string(16))
         out["result_code"] = "SUCCESS" if ok else "FAIL"
         out.update(v2_wire.stringify(fields))
         if call is not None:  # an unknown merchant's answer has no key to sign with

@@ -37,8 +37,8 @@ def new_credentials(mode: str = "certificate", mchid: str | None = None, appid: 
         "merchant_private_key_pem": _private_pem(merchant_key),
         "merchant_certificate_pem": _cert_pem(merchant_cert),
         "merchant_serial_no": serial_hex(merchant_cert),
-        "apiv3_key": _random_string(32),
-        "v2_key": _random_string(32),
+        "apiv3_key": random_string(32),
+        "v2_key": random_string(32),
         "platform_private_key_pem": _private_pem(platform_key),
         "platform_certificate_pem": _cert_pem(platform_cert),
         "platform_serial_no": serial_hex(platform_cert),
@@ -108,5 +108,6 @@ def _cert_pem(certificate: x509.Certificate) -> str:
     return certificate.public_bytes(serialization.Encoding.PEM).decode("ascii")
 
 
-def _random_string(length: int) -> str:
+def random_string(length: int) -> str:
+    """Letters and digits, as WeChat's keys and nonces are made of."""
     return "".join(secrets.choice(_ALNUM) for _ in range(length))

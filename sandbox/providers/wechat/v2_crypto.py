@@ -10,8 +10,6 @@ import binascii
 import hashlib
 import hmac
 import re
-import secrets
-import string
 from xml.etree.ElementTree import ParseError
 
 from cryptography.hazmat.primitives import padding
@@ -19,9 +17,10 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 
+from .credentials import random_string
+
 SIGN_TYPES = ("MD5", "HMAC-SHA256")
 MAX_XML_BYTES = 64 * 1024
-_ALNUM = string.ascii_letters + string.digits
 _TAG = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*\Z")
 _NOT_XML_CHAR = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
@@ -158,7 +157,7 @@ def app_pay_params(appid: str, mchid: str, prepay_id: str, v2_key: str, now_ts: 
         "partnerid": mchid,
         "prepayid": prepay_id,
         "package": "Sign=WXPay",
-        "noncestr": nonce or "".join(secrets.choice(_ALNUM) for _ in range(32)),
+        "noncestr": nonce or random_string(32),
         "timestamp": timestamp,
     }
     params["sign"] = sign(params, v2_key, "MD5")

@@ -10,7 +10,6 @@ import binascii
 import json
 import re
 import secrets
-import string
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -22,12 +21,11 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from .credentials import response_serial
+from .credentials import random_string, response_serial
 
 SCHEME = "WECHATPAY2-SHA256-RSA2048"
 ALGORITHM = "AEAD_AES_256_GCM"
 CHINA_TZ = timezone(timedelta(hours=8))  # the real API writes every time in +08:00
-_ALNUM = string.ascii_letters + string.digits
 _AUTH_FIELDS = ("mchid", "nonce_str", "signature", "timestamp", "serial_no")
 _AUTH_PARAM = re.compile(r'\s*([A-Za-z_]+)="([^"]*)"\s*(?:,|$)')
 _EVENT_SUMMARIES = {
@@ -123,7 +121,7 @@ def json_bytes(obj) -> bytes:
 
 def encrypt_resource(apiv3_key: str, plaintext: str, associated_data: str, nonce: str | None = None) -> dict:
     """AEAD_AES_256_GCM as the real API: key = the 32 ASCII chars of the APIv3 key, ciphertext = base64(ct‖tag)."""
-    nonce = nonce or _random_string(12)
+    nonce = nonce or random_string(12)
     sealed = AESGCM(_aes_key(apiv3_key)).encrypt(
         nonce.encode("utf-8"), plaintext.encode("utf-8"), associated_data.encode("utf-8"))
     return {
@@ -212,7 +210,3 @@ def _aes_key(apiv3_key: str) -> bytes:
 
 def _aware(when: datetime) -> datetime:
     return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
-
-
-def _random_string(length: int) -> str:
-    return "".join(secrets.choice(_ALNUM) for _ in range(length))

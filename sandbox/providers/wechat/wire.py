@@ -10,12 +10,12 @@ import string
 from datetime import datetime, timedelta, timezone
 
 from ...core.models import CloseReason, Payment, PaymentStatus, Refund, RefundStatus
+from .credentials import random_string
 from .v3_crypto import rfc3339
 
 PROVIDER = "wechat"
 CHINA = timezone(timedelta(hours=8))
 ORDER_TTL_S = 2 * 3600  # WeChat closes an unpaid order after 2 h unless time_expire says otherwise
-_ALNUM = string.ascii_letters + string.digits
 
 # core trade_type <-> WeChat trade_type (core keeps the project-wide names: H5, BARCODE)
 TO_WECHAT = {"JSAPI": "JSAPI", "APP": "APP", "NATIVE": "NATIVE", "H5": "MWEB", "BARCODE": "MICROPAY"}
@@ -59,7 +59,7 @@ def refund_id(now: float) -> str:
 
 def code_url() -> dict:
     """A NATIVE order's QR link; the token is kept on its own too, for pages that resolve `pr=` links."""
-    token = "".join(secrets.choice(_ALNUM) for _ in range(7))
+    token = random_string(7)
     return {"code_url": f"weixin://wxpay/bizpayurl?pr={token}", "code_url_token": token}
 
 
