@@ -14,7 +14,7 @@ from ..core.models import PaymentStatus, RefundStatus
 from ..core.refunds import SETTLE_OUTCOMES
 from . import clock_pages, forms, login_pages, merchant_pages, rule_pages
 from .live import setup_live
-from .render import error_page, redirect, render
+from .render import error_page, provider_titles, redirect, render
 from .rule_pages import described_dump
 from .serialize import payment_detail_json, payment_json
 
@@ -45,10 +45,6 @@ async def payments_page(request: web.Request) -> web.Response:
                   merchants=engine.merchants(), providers=sorted(request.app[PROVIDERS]))
 
 
-def _titles(request: web.Request) -> dict[str, str]:
-    return {name: getattr(p, "title", name) for name, p in request.app[PROVIDERS].items()}
-
-
 async def payment_page(request: web.Request) -> web.Response:
     engine = request.app[ENGINE]
     payment_id = request.match_info["id"]
@@ -59,7 +55,7 @@ async def payment_page(request: web.Request) -> web.Response:
     merchant = next((m for m in engine.merchants() if m.id == detail["merchant_id"]), None)
     template = "console/_payment_live.html" if request.headers.get("X-Fragment") else "console/payment.html"
     return render(request, template, p=detail, merchant=merchant, units=list(forms.UNITS),
-                  rule=described_dump(detail["extra"].get("rule"), _titles(request)))
+                  rule=described_dump(detail["extra"].get("rule"), provider_titles(request)))
 
 
 async def payment_action(request: web.Request) -> web.Response:

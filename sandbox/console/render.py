@@ -22,9 +22,14 @@ def context(request: web.Request, **values: Any) -> dict[str, Any]:
         "now": engine.clock.now(),
         "base_url": request.app[SETTINGS].base_url,
         "token_required": bool(request.app[SETTINGS].admin_token),
-        "provider_titles": {name: getattr(p, "title", name) for name, p in request.app[PROVIDERS].items()},
+        "provider_titles": provider_titles(request),
         **values,
     }
+
+
+def provider_titles(request: web.Request) -> dict[str, str]:
+    """How people call each provider ("WeChat Pay"), by its name."""
+    return {name: getattr(p, "title", name) for name, p in request.app[PROVIDERS].items()}
 
 
 def render(request: web.Request, template: str, status: int = 200, **values: Any) -> web.Response:

@@ -15,7 +15,7 @@ from ..core.rules import Rule
 from ..money import fen_to_yuan, yuan_to_fen
 from . import forms
 from .clock_pages import describe as duration
-from .render import redirect, render
+from .render import provider_titles, redirect, render
 
 CONSOLE = "/_sandbox"
 OUTCOMES = ("succeed", "fail", "close", "pending")
@@ -78,13 +78,9 @@ def described_dump(dump, provider_titles: dict[str, str] | None = None) -> dict 
         return None
 
 
-def _titles(request: web.Request) -> dict[str, str]:
-    return {name: getattr(p, "title", name) for name, p in request.app[PROVIDERS].items()}
-
-
 def _page(request: web.Request, status: int = 200, values: dict | None = None, error: str | None = None):
     engine = request.app[ENGINE]
-    titles = _titles(request)
+    titles = provider_titles(request)
     extra = {"flash": {"level": "error", "message": error}} if error else {}
     return render(request, "console/rules.html", status=status, section="rules",
                   rules=[described(r, titles) for r in engine.rules()], values=values or {},
@@ -142,8 +138,8 @@ async def add_rule(request: web.Request) -> web.Response:
         return _page(request, 400, fields, f"{where}: {first['msg']}")
     except errors.SandboxError as exc:
         return _page(request, 400, fields, exc.message)
-    return redirect(request, f"{CONSOLE}/rules", f"Rule {rule.name or rule.id} added: "
-                                                 f"{describe_match(rule, _titles(request))} → {describe_action(rule)}")
+    described = f"{describe_match(rule, provider_titles(request))} → {describe_action(rule)}"
+    return redirect(request, f"{CONSOLE}/rules", f"Rule {rule.name or rule.id} added: {described}")
 
 
 async def delete_rule(request: web.Request) -> web.Response:
