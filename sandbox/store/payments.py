@@ -24,6 +24,10 @@ def _encode(record: dict, columns: tuple[str, ...], json_columns: frozenset[str]
 
 
 _INSERT = f"INSERT INTO payments ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
+_MUTABLE = tuple(c for c in _COLUMNS if c not in ("id", "provider", "merchant_id", "out_trade_no", "created_at"))
+_UPDATE = f"UPDATE payments SET {', '.join(f'{c} = ?' for c in _MUTABLE)} WHERE id = ?"
+_INSERT_REFUND = (f"INSERT INTO refunds ({', '.join(_REFUND_COLUMNS)}) "
+                  f"VALUES ({', '.join('?' * len(_REFUND_COLUMNS))})")
 
 
 def encode(payment: dict) -> tuple:
@@ -41,11 +45,7 @@ def insert(conn: sqlite3.Connection, payment: dict) -> None:
 
 def update(conn: sqlite3.Connection, payment: dict) -> None:
     """Write back every mutable column of one payment."""
-    mutable = [c for c in _COLUMNS if c not in ("id", "provider", "merchant_id", "out_trade_no", "created_at")]
-    conn.execute(
-        f"UPDATE payments SET {', '.join(f'{c} = ?' for c in mutable)} WHERE id = ?",
-        (*_encode(payment, tuple(mutable), _JSON), payment["id"]),
-    )
+    conn.execute(_UPDATE, (*_encode(payment, _MUTABLE, _JSON), payment["id"]))
 
 
 def get(conn: sqlite3.Connection, payment_id: str) -> dict | None:
@@ -114,10 +114,7 @@ def next_action_time(conn: sqlite3.Connection) -> float | None:
 
 
 def insert_refund(conn: sqlite3.Connection, refund: dict) -> None:
-    conn.execute(
-        f"INSERT INTO refunds ({', '.join(_REFUND_COLUMNS)}) VALUES ({', '.join('?' * len(_REFUND_COLUMNS))})",
-        _encode(refund, _REFUND_COLUMNS, _REFUND_JSON),
-    )
+    conn.execute(_INSERT_REFUND, _encode(refund, _REFUND_COLUMNS, _REFUND_JSON))
 
 
 def update_refund(conn: sqlite3.Connection, refund: dict) -> None:
