@@ -106,8 +106,7 @@ class AlipayProvider:
         """Run a verified call: its response, or the error to answer with."""
         model, handler = self.methods.table[call.method]
         try:
-            biz = model.model_validate(biz_content(call))
-            result = await handler(call, biz)
+            result = await handler(call, _validated_biz(model, call))
         except wire.AlipayError as exc:
             return exc
         except ValidationError as exc:
@@ -143,18 +142,20 @@ class AlipayProvider:
         params = signing.parse_order_string(order_string)
         try:
             call = await asyncio.to_thread(check, params, self.engine, ("alipay.trade.app.pay",))
-            biz = self.methods_model(call)
-            return await self.methods.open_trade(call, biz)
+            return await self.methods.open_trade(call, _validated_biz(PayBiz, call))
         except Rejected as exc:
             raise ApiError(400, exc.error.sub_code, exc.error.sub_msg) from None
         except wire.AlipayError as exc:
             raise ApiError(400 if exc.code != wire.UNAVAILABLE[0] else 503, exc.sub_code, exc.sub_msg) from None
 
-    def methods_model(self, call: Call):
-        try:
-            return PayBiz.model_validate(biz_content(call))
-        except ValidationError as exc:
-            raise wire.invalid_parameter(validation_problems(exc, "biz_content")) from None
+
+
+def _validated_biz(model: type[BaseModel], call: Call) -> BaseModel:
+    """The call's biz_content as `model`, or the gateway's invalid-parameter answer naming what does not fit."""
+    try:
+        return model.model_validate(biz_content(call))
+    except ValidationError as exc:
+        raise wire.invalid_parameter(validation_problems(exc, "biz_content")) from None
 
 
 def _logged_request(params: dict[str, str]) -> dict:
