@@ -163,23 +163,17 @@ class Engine(RefundOperations, NotificationOperations):
             payment = payments_store.get(conn, payment_id)
             if payment is None:
                 return None
-            notes = notifications_store.of_payment(conn, payment_id)
-            attempts = notifications_store.attempts_of(conn, [n["id"] for n in notes])
-            return payment, payments_store.refunds_of(conn, payment_id), notes, attempts, \
+            notes = notifications_store.with_attempts(conn, notifications_store.of_payment(conn, payment_id))
+            return payment, payments_store.refunds_of(conn, payment_id), notes, \
                 events_store.of_payment(conn, payment_id)
         found = await self.db.read(work)
         if found is None:
             raise errors.PaymentNotFound(f"no payment {payment_id!r}")
-        payment, refunds, notes, attempts, events = found
-        by_notification: dict[str, list] = {}
-        for attempt in attempts:
-            by_notification.setdefault(attempt["notification_id"], []).append(attempt)
-        notifications = [Notification.model_validate({**n, "attempt_log": by_notification.get(n["id"], [])})
-                         for n in notes]
+        payment, refunds, notes, events = found
         return {
             "payment": Payment.model_validate(payment),
             "refunds": [Refund.model_validate(r) for r in refunds],
-            "notifications": notifications,
+            "notifications": [Notification.model_validate(n) for n in notes],
             "events": [Event.model_validate(e) for e in events],
         }
 

@@ -54,7 +54,7 @@ class NotificationOperations:
             row = notifications_store.get(conn, notification_id)
             if row is None:
                 return None
-            return {**row, "attempt_log": notifications_store.attempts_of(conn, [notification_id])}
+            return notifications_store.with_attempts(conn, [row])[0]
         row = await self.db.read(work)
         if row is None:
             raise errors.NotificationNotFound(f"no notification {notification_id!r}")
@@ -62,14 +62,9 @@ class NotificationOperations:
 
     async def list_notifications(self, payment_id: str | None = None, status_: str | None = None,
                                  limit: int = 100) -> list[Notification]:
-        def work(conn):
-            rows = notifications_store.search(conn, payment_id, status_, limit)
-            attempts = notifications_store.attempts_of(conn, [r["id"] for r in rows])
-            grouped: dict[str, list] = {}
-            for attempt in attempts:
-                grouped.setdefault(attempt["notification_id"], []).append(attempt)
-            return [{**r, "attempt_log": grouped.get(r["id"], [])} for r in rows]
-        return [Notification.model_validate(r) for r in await self.db.read(work)]
+        rows = await self.db.read(lambda conn: notifications_store.with_attempts(
+            conn, notifications_store.search(conn, payment_id, status_, limit)))
+        return [Notification.model_validate(r) for r in rows]
 
     async def deliver(self, notification_id: str, *, delay_s: float = 0, actor: str = "api") -> Notification:
         """Deliver a notification now (or after delay_s), whatever its status: pending, failed, suppressed or

@@ -83,6 +83,14 @@ def attempts_of(conn: sqlite3.Connection, notification_ids: list[str]) -> list[d
     return rows
 
 
+def with_attempts(conn: sqlite3.Connection, notifications: list[dict]) -> list[dict]:
+    """The notifications, each with its attempts (oldest first) as "attempt_log"."""
+    by_notification: dict[str, list[dict]] = {}
+    for attempt in attempts_of(conn, [n["id"] for n in notifications]):
+        by_notification.setdefault(attempt["notification_id"], []).append(attempt)
+    return [{**n, "attempt_log": by_notification.get(n["id"], [])} for n in notifications]
+
+
 def last_attempts(conn: sqlite3.Connection, payment_ids: list[str]) -> dict[str, dict]:
     """The newest attempt of each payment, for list pages."""
     if not payment_ids:
