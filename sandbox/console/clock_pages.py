@@ -6,10 +6,9 @@ from aiohttp import web
 from ..appkeys import ENGINE
 from ..core import errors
 from ..templating import when
-from . import forms
+from . import CONSOLE, forms
 from .render import redirect, render
 
-CONSOLE = "/_sandbox"
 PRESETS = [(60, "+1 min"), (3600, "+1 h"), (86400, "+1 day")]
 
 

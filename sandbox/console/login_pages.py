@@ -6,11 +6,9 @@ import hmac
 from aiohttp import web
 
 from ..appkeys import SETTINGS
-from . import forms
+from . import CONSOLE, forms
 from .render import redirect, render
 from .security import SESSION_COOKIE, session_value, set_cookie
-
-CONSOLE = "/_sandbox"
 
 
 def _next(value: str | None) -> str:

@@ -8,12 +8,11 @@ from aiohttp import web
 from ..appkeys import ENGINE, PROVIDERS, SETTINGS
 from ..core import errors
 from ..providers.base import InvalidOptions, fresh_credentials
-from . import forms
+from . import CONSOLE, forms
 from .render import error_page, redirect, render
 from .serialize import merchant_json
 from .snippets import snippets_for
 
-CONSOLE = "/_sandbox"
 ID_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")  # as the admin API accepts
 
 # The options each known provider's new_credentials(**options) takes; a provider not listed here is offered

@@ -12,13 +12,12 @@ from ..core import errors
 from ..core.ids import new_id
 from ..core.models import PaymentStatus, RefundStatus
 from ..core.refunds import SETTLE_OUTCOMES
-from . import clock_pages, forms, login_pages, merchant_pages, rule_pages
+from . import CONSOLE, clock_pages, forms, login_pages, merchant_pages, rule_pages
 from .live import setup_live
 from .render import error_page, provider_titles, redirect, render
 from .rule_pages import described_dump
 from .serialize import payment_detail_json, payment_json
 
-CONSOLE = "/_sandbox"
 PAGE_SIZE = 25
 ACTOR = "console"
 

@@ -13,11 +13,10 @@ from ..appkeys import ENGINE, PROVIDERS
 from ..core import errors
 from ..core.rules import Rule
 from ..money import fen_to_yuan, yuan_to_fen
-from . import forms
+from . import CONSOLE, forms
 from .clock_pages import describe as duration
 from .render import provider_titles, redirect, render
 
-CONSOLE = "/_sandbox"
 OUTCOMES = ("succeed", "fail", "close", "pending")
 NOTIFY = ("normal", "delay", "drop", "duplicate")
 REFUND = ("succeed", "processing")

@@ -15,8 +15,8 @@ import urllib.parse
 from aiohttp import web
 
 from ..appkeys import SETTINGS
+from . import CONSOLE
 
-CONSOLE = "/_sandbox"
 SESSION_COOKIE = "sandbox_session"
 CSRF_COOKIE = "sandbox_csrf"
 CSRF_FIELD = "csrf_token"
