@@ -16,6 +16,7 @@ from ..core.models import PaymentStatus
 from ..core.refunds import SETTLE_OUTCOMES
 from ..core.rules import Rule
 from ..providers.base import InvalidOptions, fresh_credentials
+from . import MAX_NOTIFY_DELAY_S
 from .openapi import openapi_document
 from .serialize import clock_json, merchant_json, notification_json, payment_detail_json, payment_json
 
@@ -31,7 +32,7 @@ class ApiError(Exception):
 
 class Outcome(BaseModel):
     reason: str | None = Field(default=None, max_length=256)
-    notify_delay_s: float | None = Field(default=None, ge=0, le=30 * 86400)
+    notify_delay_s: float | None = Field(default=None, ge=0, le=MAX_NOTIFY_DELAY_S)
 
 
 class RefundBody(BaseModel):
@@ -42,7 +43,7 @@ class RefundBody(BaseModel):
 
 
 class DeliverBody(BaseModel):
-    delay_s: float = Field(default=0, ge=0, le=30 * 86400)
+    delay_s: float = Field(default=0, ge=0, le=MAX_NOTIFY_DELAY_S)
 
 
 class AdvanceBody(BaseModel):

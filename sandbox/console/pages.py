@@ -12,7 +12,7 @@ from ..core import errors
 from ..core.ids import new_id
 from ..core.models import PaymentStatus, RefundStatus
 from ..core.refunds import SETTLE_OUTCOMES
-from . import CONSOLE, clock_pages, forms, login_pages, merchant_pages, rule_pages
+from . import CONSOLE, MAX_NOTIFY_DELAY_S, clock_pages, forms, login_pages, merchant_pages, rule_pages
 from .live import setup_live
 from .render import error_page, provider_titles, redirect, render
 from .rule_pages import described_dump
@@ -64,7 +64,7 @@ async def payment_action(request: web.Request) -> web.Response:
     back = f"{CONSOLE}/payments/{payment_id}"
     try:
         fields = await forms.form(request)
-        delay = forms.seconds(fields, "notify_delay", "notify_delay_unit", 30 * 86400) or None
+        delay = forms.seconds(fields, "notify_delay", "notify_delay_unit", MAX_NOTIFY_DELAY_S) or None
         if action == "succeed":
             await engine.succeed(payment_id, actor=ACTOR, notify_delay_s=delay)
             message = "Payment succeeded" + (f"; notify in {delay:g} s" if delay else "; notify queued")
@@ -87,7 +87,7 @@ async def payment_action(request: web.Request) -> web.Response:
             else:
                 message = f"Refunded {forms.fen_text(refund.amount)} ({refund.out_refund_no})"
         else:  # notify: a new copy of the latest notification
-            when = forms.seconds(fields, "delay", "delay_unit", 30 * 86400)
+            when = forms.seconds(fields, "delay", "delay_unit", MAX_NOTIFY_DELAY_S)
             notification = await engine.resend(payment_id, delay_s=when, actor=ACTOR)
             message = f"New {notification.event} notification queued" + (f", due in {when:g} s" if when else "")
     except errors.SandboxError as exc:
@@ -107,7 +107,7 @@ async def notification_action(request: web.Request) -> web.Response:
     try:
         fields = await forms.form(request)
         if action == "deliver":
-            delay = forms.seconds(fields, "delay", "delay_unit", 30 * 86400)
+            delay = forms.seconds(fields, "delay", "delay_unit", MAX_NOTIFY_DELAY_S)
             await engine.deliver(notification_id, delay_s=delay, actor=ACTOR)
             message = "Delivery " + (f"in {delay:g} s" if delay else "now") + " requested"
         else:
