@@ -20,7 +20,6 @@ from .render import provider_titles, redirect, render
 OUTCOMES = ("succeed", "fail", "close", "pending")
 NOTIFY = ("normal", "delay", "drop", "duplicate")
 REFUND = ("succeed", "processing")
-_OUTCOME_WORDS = {"succeed": "succeed", "fail": "fail", "close": "close", "pending": "stay pending"}
 
 
 def describe_match(rule: Rule, provider_titles: dict[str, str] | None = None) -> str:
@@ -45,9 +44,10 @@ def describe_action(rule: Rule) -> str:
     a = rule.action
     parts = []
     if a.outcome is not None:
-        text = _OUTCOME_WORDS[a.outcome]
-        if a.outcome != "pending":
-            text += f" after {duration(a.after_s)}" if a.after_s else " at once"
+        if a.outcome == "pending":
+            text = "stay pending"
+        else:
+            text = a.outcome + (f" after {duration(a.after_s)}" if a.after_s else " at once")
         if a.reason:
             text += f": {a.reason}"
         parts.append(text)
