@@ -1,4 +1,5 @@
-"""What every provider package offers the app: its routes, its notify channel and its merchant credentials."""
+"""What every provider package offers the app (its routes, its notify channel and its merchant credentials), and
+the helpers the packages share: bounded body reading, validation text, the payment-code convention, new credentials."""
 from __future__ import annotations
 
 import asyncio
