@@ -224,20 +224,16 @@ class Engine(RefundOperations, NotificationOperations):
         if payment.status is PaymentStatus.PENDING:
             return await self.close(payment_id, actor=actor, why=CloseReason.CANCELED)
         if status.is_paid(payment.status) and payment.refundable > 0:
-            # A cancel / reverse refunds at once, whatever the payment's rule says of refunds (never held).
-            await self.refund(payment_id, amount=payment.refundable, out_refund_no=out_refund_no or f"cancel-{payment.id}",
-                              provider_refund_no=provider_refund_no or new_id("rfd"), reason="canceled", actor=actor,
-                              hold=False)
-            return await self._mark_canceled(payment_id)
+            # One transaction: refunded in full and marked canceled together. Never held, whatever the rule says:
+            # a cancel / reverse is a synchronous call.
+            payment, _, created, queued = await self.db.transaction(lambda conn: self._refund_in(
+                conn, payment_id, amount=payment.refundable, out_refund_no=out_refund_no or f"cancel-{payment.id}",
+                provider_refund_no=provider_refund_no or new_id("rfd"), reason="canceled", notify_url=None,
+                actor=actor, extra=None, hold=False, canceling=True))
+            if created:
+                self._published(payment, queued)
+            return payment
         raise errors.InvalidState(f"payment is {payment.status.value}; cannot be canceled", payment)
-
-    async def _mark_canceled(self, payment_id: str) -> Payment:
-        def work(conn):
-            record = self._load(conn, payment_id).model_dump(mode="json")
-            record.update(close_reason=CloseReason.CANCELED.value, updated_at=self.clock.now())
-            payments_store.update(conn, record)
-            return Payment.model_validate(record)
-        return await self.db.transaction(work)
 
     async def run_due_actions(self, limit: int = 200) -> int:
         """Close expired payments and carry out rule outcomes whose time has come. Returns how many changed."""

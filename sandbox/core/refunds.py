@@ -9,10 +9,11 @@ from __future__ import annotations
 from ..store import payments as payments_store
 from . import errors, status
 from .ids import new_id
-from .models import Payment, PaymentStatus, Refund, RefundStatus
+from .models import CloseReason, Payment, PaymentStatus, Refund, RefundStatus
 
 # The action word of a console button or an admin API path → the status settle_refund gives the refund.
 SETTLE_OUTCOMES = {"succeed": RefundStatus.SUCCEEDED, "fail": RefundStatus.FAILED, "close": RefundStatus.CLOSED}
+
 
 class RefundOperations:
     async def refund(self, payment_id: str, *, amount: int, out_refund_no: str, provider_refund_no: str,
@@ -23,45 +24,50 @@ class RefundOperations:
         hold: leave it PROCESSING for settle_refund (default: what the payment's rule says; otherwise no)."""
         if amount <= 0:
             raise errors.InvalidInput("refund amount must be positive")
-
-        def work(conn):
-            now = self.clock.now()
-            payment = self._load(conn, payment_id)
-            existing = payments_store.refund_by_out_refund_no(conn, payment_id, out_refund_no)
-            if existing is not None:
-                if existing["amount"] != amount:
-                    raise errors.DuplicateRefund(f"out_refund_no {out_refund_no!r} was used for another amount",
-                                                 Refund.model_validate(existing))
-                return payment, Refund.model_validate(existing), False, False
-            if not status.is_paid(payment.status):
-                raise errors.InvalidState(f"payment is {payment.status.value}; only a paid payment is refunded",
-                                          payment)
-            if amount > payment.refundable:
-                raise errors.RefundExceedsPayment(
-                    f"refund of {amount} fen exceeds the {payment.refundable} fen left to refund", payment)
-            held = hold if hold is not None else payment.rule_action.get("refund") == "processing"
-            refund = Refund(id=new_id("rfd"), payment_id=payment_id, out_refund_no=out_refund_no,
-                            provider_refund_no=provider_refund_no, amount=amount,
-                            status=RefundStatus.PROCESSING if held else RefundStatus.SUCCEEDED, reason=reason,
-                            notify_url=notify_url, extra=extra or {}, created_at=now,
-                            succeeded_at=None if held else now)
-            payments_store.insert_refund(conn, refund.model_dump(mode="json"))
-            record = payment.model_dump(mode="json")
-            record.update(refunded_amount=payment.refunded_amount + amount, status=PaymentStatus.REFUNDED.value,
-                          updated_at=now)
-            payments_store.update(conn, record)
-            payment = Payment.model_validate(record)
-            self._event(conn, payment_id, now, "state",
-                        f"{'refund of' if held else 'refunded'} {amount} fen by {actor} ({out_refund_no})"
-                        + (" processing" if held else ""),
-                        {"refund_id": refund.id, "amount": amount, "actor": actor, "status": refund.status.value})
-            queued = [] if held else self._queue_notifications(conn, payment, refund, now, None)
-            return payment, refund, True, bool(queued)
-
-        payment, refund, created, queued = await self.db.transaction(work)
+        payment, refund, created, queued = await self.db.transaction(lambda conn: self._refund_in(
+            conn, payment_id, amount=amount, out_refund_no=out_refund_no, provider_refund_no=provider_refund_no,
+            reason=reason, notify_url=notify_url, actor=actor, extra=extra, hold=hold))
         if created:
             self._published(payment, queued)
         return refund, created
+
+    def _refund_in(self, conn, payment_id: str, *, amount: int, out_refund_no: str, provider_refund_no: str,
+                   reason: str | None, notify_url: str | None, actor: str, extra: dict | None, hold: bool | None,
+                   canceling: bool = False):
+        """The unit of work of a refund, inside the caller's transaction. canceling: the refund of a cancel (reverse):
+        the payment is marked canceled before its notifications are decided, in the same transaction."""
+        now = self.clock.now()
+        payment = self._load(conn, payment_id)
+        existing = payments_store.refund_by_out_refund_no(conn, payment_id, out_refund_no)
+        if existing is not None:
+            if existing["amount"] != amount:
+                raise errors.DuplicateRefund(f"out_refund_no {out_refund_no!r} was used for another amount",
+                                             Refund.model_validate(existing))
+            return payment, Refund.model_validate(existing), False, False
+        if not status.is_paid(payment.status):
+            raise errors.InvalidState(f"payment is {payment.status.value}; only a paid payment is refunded", payment)
+        if amount > payment.refundable:
+            raise errors.RefundExceedsPayment(
+                f"refund of {amount} fen exceeds the {payment.refundable} fen left to refund", payment)
+        held = hold if hold is not None else payment.rule_action.get("refund") == "processing"
+        refund = Refund(id=new_id("rfd"), payment_id=payment_id, out_refund_no=out_refund_no,
+                        provider_refund_no=provider_refund_no, amount=amount,
+                        status=RefundStatus.PROCESSING if held else RefundStatus.SUCCEEDED, reason=reason,
+                        notify_url=notify_url, extra=extra or {}, created_at=now, succeeded_at=None if held else now)
+        payments_store.insert_refund(conn, refund.model_dump(mode="json"))
+        record = payment.model_dump(mode="json")
+        record.update(refunded_amount=payment.refunded_amount + amount, status=PaymentStatus.REFUNDED.value,
+                      updated_at=now)
+        if canceling:
+            record["close_reason"] = CloseReason.CANCELED.value
+        payments_store.update(conn, record)
+        payment = Payment.model_validate(record)
+        self._event(conn, payment_id, now, "state",
+                    f"{'refund of' if held else 'refunded'} {amount} fen by {actor} ({out_refund_no})"
+                    + (" processing" if held else "") + (", order canceled" if canceling else ""),
+                    {"refund_id": refund.id, "amount": amount, "actor": actor, "status": refund.status.value})
+        queued = [] if held else self._queue_notifications(conn, payment, refund, now, None)
+        return payment, refund, True, bool(queued)
 
     async def settle_refund(self, refund_id: str, outcome: RefundStatus, *, actor: str = "api",
                             reason: str | None = None) -> Refund:

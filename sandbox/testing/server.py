@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import asyncio
+import faulthandler
+import sys
 import tempfile
 import threading
 from concurrent.futures import Future
@@ -26,7 +28,12 @@ class LoopThread:
 
     def run(self, coro: Coroutine, timeout: float | None = 60) -> Any:
         future: Future = asyncio.run_coroutine_threadsafe(coro, self.loop)
-        return future.result(timeout)
+        try:
+            return future.result(timeout)
+        except TimeoutError:
+            # Say where every thread stands, so a hang can be diagnosed from the test log alone.
+            faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
+            raise
 
     def close(self) -> None:
         self.loop.call_soon_threadsafe(self.loop.stop)

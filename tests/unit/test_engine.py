@@ -232,3 +232,22 @@ async def test_a_cancel_refunds_at_once_even_when_a_rule_holds_refunds(engine):
     canceled = await engine.cancel(payment.id, out_refund_no="C1", provider_refund_no="X")
     (refund,) = await engine.refunds(payment.id)
     assert refund.status is RefundStatus.SUCCEEDED and canceled.close_reason is CloseReason.CANCELED
+
+
+async def test_cancel_of_a_paid_payment_is_one_change_seen_as_canceled_by_the_channel(engine):
+    seen = []
+    channel = engine.channels["test"]
+    original = channel.refund_event
+
+    def refund_event(payment, refund):
+        seen.append(payment.close_reason)
+        return original(payment, refund)
+    channel.refund_event = refund_event
+    try:
+        payment, _ = await engine.create_payment(new_payment("CX"))
+        await engine.succeed(payment.id)
+        canceled = await engine.cancel(payment.id)
+    finally:
+        channel.refund_event = original
+    assert seen == [CloseReason.CANCELED]  # a provider can tell a reverse's refund from a plain one
+    assert canceled.status is PaymentStatus.REFUNDED and canceled.close_reason is CloseReason.CANCELED
