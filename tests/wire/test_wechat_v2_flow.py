@@ -219,3 +219,14 @@ def test_held_refunds_are_processing_until_settled_then_notified(sandbox, notify
     assert succeeded["refund_status"] == "SUCCESS" and succeeded["refund_fee"] == 778 and succeeded["success_time"]
     every = pay.refund.query(out_trade_no="V2-HOLD-1")
     assert [every[f"refund_status_{n}"] for n in range(3)] == ["CHANGE", "REFUNDCLOSE", "SUCCESS"]
+
+
+def test_reversing_a_paid_order_pushes_no_refund_notify(sandbox, notify_receiver):
+    pay, _ = v2_client(sandbox)
+    create(pay, "NATIVE", "V2-REV-1", notify_receiver.url(), product_id="P-1")
+    payment = payment_of(sandbox, "V2-REV-1")
+    sandbox.admin.succeed(payment["id"])
+    assert pay.order.reverse(out_trade_no="V2-REV-1")["recall"] == "N"
+    notifications = sandbox.admin.notifications(payment["id"])["notifications"]
+    assert [n["event"] for n in notifications] == ["TRANSACTION.SUCCESS"]  # WeChat pushes nothing for a reverse
+    assert pay.order.query(out_trade_no="V2-REV-1")["trade_state"] == "REVOKED"
