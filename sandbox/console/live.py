@@ -29,8 +29,9 @@ async def events(request: web.Request) -> web.StreamResponse:
         await response.write(b"retry: 2000\n: connected\n\n")
         while True:
             try:
-                message = await asyncio.wait_for(queue.get(), HEARTBEAT_S)
-            except asyncio.TimeoutError:
+                async with asyncio.timeout(HEARTBEAT_S):  # not wait_for: on 3.11 it can swallow a shutdown's cancel
+                    message = await queue.get()
+            except TimeoutError:
                 await response.write(b": ping\n\n")  # also how a closed connection is noticed
                 continue
             if message is _STOP:

@@ -41,8 +41,11 @@ class Clock:
         """Sleep until sandbox time `at` (None: until woken), or until `wake` is set (clock moved, new work)."""
         timeout = MAX_SLEEP_S if at is None else min(max(at - self.now(), 0.0), MAX_SLEEP_S)
         if timeout > 0 and not wake.is_set():
+            # Not asyncio.wait_for: on Python 3.11 it swallows a cancel that lands as the event is set, and the
+            # notifier's loop then never stops (a hung shutdown). asyncio.timeout lets the cancel through.
             try:
-                await asyncio.wait_for(wake.wait(), timeout)
-            except asyncio.TimeoutError:
+                async with asyncio.timeout(timeout):
+                    await wake.wait()
+            except TimeoutError:
                 pass
         wake.clear()

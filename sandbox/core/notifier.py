@@ -33,6 +33,7 @@ class Notifier:
         self._slots = asyncio.Semaphore(max_in_flight)
         self._tasks: set[asyncio.Task] = set()
         self._runner: asyncio.Task | None = None
+        self._stopping = False
         self._session: aiohttp.ClientSession | None = None
 
     async def start(self) -> None:
@@ -46,6 +47,7 @@ class Notifier:
         self._runner = asyncio.create_task(self._run(), name="notifier")
 
     async def stop(self) -> None:
+        self._stopping = True  # ends the loop even if a cancel is lost
         self.engine.clock.unregister(self.wake)
         if self._runner:
             self._runner.cancel()
@@ -57,7 +59,7 @@ class Notifier:
             await self._session.close()
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 started = await self._start_due()
                 if started:

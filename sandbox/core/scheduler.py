@@ -14,6 +14,7 @@ class Scheduler:
         self.engine = engine
         self.wake = asyncio.Event()
         self._runner: asyncio.Task | None = None
+        self._stopping = False
         self._sleeping_until: float | None = None
 
     async def start(self) -> None:
@@ -22,13 +23,14 @@ class Scheduler:
         self._runner = asyncio.create_task(self._run(), name="scheduler")
 
     async def stop(self) -> None:
+        self._stopping = True  # ends the loop even if a cancel is lost
         self.engine.clock.unregister(self.wake)
         if self._runner:
             self._runner.cancel()
             await asyncio.gather(self._runner, return_exceptions=True)
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 if await self.engine.run_due_actions():
                     continue

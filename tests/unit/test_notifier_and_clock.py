@@ -154,3 +154,32 @@ async def test_sleep_until_wakes_on_advance():
     clock.advance(1000)
     await asyncio.wait_for(sleeper, 1)
     assert clock.now() >= target
+
+
+@pytest.mark.parametrize("yields", range(6))
+async def test_a_cancel_landing_as_the_clock_wakes_still_stops_the_loop(yields):
+    # asyncio.wait_for on Python 3.11 swallowed such a cancel: the notifier never stopped and CI hung.
+    clock = Clock()
+    wake = asyncio.Event()
+
+    async def loop():
+        while True:
+            await clock.sleep_until(None, wake)
+
+    task = asyncio.create_task(loop())
+    await asyncio.sleep(0.01)
+    wake.set()
+    for _ in range(yields):
+        await asyncio.sleep(0)
+    task.cancel()
+    done, _ = await asyncio.wait({task}, timeout=2)
+    assert done and task.cancelled()
+
+
+async def test_notifier_stops_while_a_delivery_is_waking_it(running, receiver):
+    engine, notifier = running
+    await paid(engine, receiver.url())
+    await asyncio.to_thread(receiver.wait_for, 1)
+    notifier.wake.set()
+    await asyncio.wait_for(notifier.stop(), 5)
+    assert notifier._runner.done()
