@@ -17,7 +17,7 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
-from .load import LoadResult, run_load
+from .load import LoadResult, measured, run_load
 from .servers import Process, start_bare, start_sandbox
 from .signed import signed_scenarios
 
@@ -41,19 +41,6 @@ def json_post(url: str, body_for, check) -> callable:
 
 def quickpay_ok(raw: bytes) -> bool:
     return b'"code": "SUCCESS"' in raw or b'"code":"SUCCESS"' in raw
-
-
-async def measured(process: Process, name: str, request, total: int, concurrency: int) -> LoadResult:
-    """run_load, plus the server's CPU time per request over the timed part."""
-    before = [0.0]
-
-    async def first_timed(session, i, request=request):
-        if i == 0 and not before[0]:
-            before[0] = process.cpu_seconds()
-        return await request(session, i)
-    result = await run_load(name, first_timed, total=total, concurrency=concurrency)
-    result.server_cpu_us = (process.cpu_seconds() - before[0]) / total * 1e6
-    return result
 
 
 async def bench_creates(sandbox: Process, sandbox_url: str, bare: Process, bare_url: str, total: int,
@@ -159,7 +146,7 @@ async def main_async(args) -> None:
                 f"{sandbox_url}/QuickPay/JSAPIPay", lambda i: quickpay_body(i, prefix="D"), quickpay_ok),
                 args.requests, args.concurrency)
             lines += [again.line(), report_memory(f"after {2 * args.requests} creates", sandbox)]
-            lines += await signed_scenarios(sandbox_url, args)
+            lines += await signed_scenarios(sandbox, sandbox_url, bare, bare_url, args)
             notify = await bench_notifies(sandbox_url, args.notifies, args.concurrency)
             lines += [f"{notify['count']} notifications: all received in {notify['received_s']:.2f} s "
                       f"({notify['count'] / notify['received_s']:.0f}/s), all journaled delivered in "

@@ -1,10 +1,24 @@
-"""The yardstick: a bare aiohttp handler answering what QuickPay JSAPIPay answers, with no work behind it."""
+"""The yardsticks: bare aiohttp handlers with no work behind them.
+
+`/signed/...` answers like a WeChat APIv3 create and signs that answer with RSA-2048, as the sandbox must: the most
+a signed create can reach in one aiohttp process on this machine, whatever the sandbox does besides.
+"""
 from __future__ import annotations
 
+import base64
 import json
+import secrets
 import sys
+import time
+from pathlib import Path
 
 from aiohttp import web
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
+PLATFORM_KEY = serialization.load_pem_private_key(
+    json.loads((FIXTURES / "wechat" / "demo-pubkey.json").read_text())["platform_private_key_pem"].encode(), None)
 
 ANSWER = json.dumps({"code": "SUCCESS", "msg": "成功", "data": {
     "transaction_status": "CREATE", "error": None, "store_no": "QP10000001", "paytype": "WECHATPAY_JSAPI",
@@ -20,8 +34,19 @@ async def handle(request: web.Request) -> web.Response:
     return web.Response(text=ANSWER, content_type="application/json")
 
 
+async def handle_signed(request: web.Request) -> web.Response:
+    json.loads(await request.read())
+    body = json.dumps({"prepay_id": f"wx{secrets.token_hex(16)}"})
+    timestamp, nonce = str(int(time.time())), secrets.token_hex(16)
+    signature = PLATFORM_KEY.sign(f"{timestamp}\n{nonce}\n{body}\n".encode(), padding.PKCS1v15(), hashes.SHA256())
+    return web.Response(text=body, content_type="application/json", headers={
+        "Wechatpay-Timestamp": timestamp, "Wechatpay-Nonce": nonce,
+        "Wechatpay-Signature": base64.b64encode(signature).decode()})
+
+
 def main() -> None:
     app = web.Application()
+    app.router.add_route("*", "/signed/{tail:.*}", handle_signed)
     app.router.add_route("*", "/{tail:.*}", handle)
     web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log=None)
 

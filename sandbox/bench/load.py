@@ -64,5 +64,18 @@ async def run_load(name: str, request: Request, *, total: int, concurrency: int,
     return LoadResult(name, total, errors, seconds, latencies)
 
 
+async def measured(process, name: str, request, total: int, concurrency: int) -> LoadResult:
+    """run_load, plus the server's CPU time per request over the timed part."""
+    before = [0.0]
+
+    async def first_timed(session, i, request=request):
+        if i == 0 and not before[0]:
+            before[0] = process.cpu_seconds()
+        return await request(session, i)
+    result = await run_load(name, first_timed, total=total, concurrency=concurrency)
+    result.server_cpu_us = (process.cpu_seconds() - before[0]) / total * 1e6
+    return result
+
+
 def mean(values: list[float]) -> float:
     return statistics.fmean(values) if values else 0.0

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 
 from ..providers.alipay import signing as alipay_signing
-from .load import run_load
+from .load import measured
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 
@@ -92,22 +92,30 @@ def replay(prepared: list[tuple[str, bytes, dict]], ok_marker: bytes):
     return request
 
 
-async def signed_scenarios(sandbox_url: str, args) -> list[str]:
+async def signed_scenarios(sandbox, sandbox_url: str, bare, bare_url: str, args) -> list[str]:
     openssl_rate = openssl_rsa2048_sign_rate()
     python_rate = python_rsa2048_sign_rate()
     lines = [f"RSA-2048 sign, one core: openssl speed {openssl_rate or 0:.0f}/s, "
              f"python cryptography {python_rate:.0f}/s"]
     warmup = 200
-    for name, build, marker in (("WeChat v3 JSAPI create (signed)", wechat_jsapi_requests, b"prepay_id"),
-                                ("Alipay trade.precreate (signed)", alipay_precreate_requests, b"qr_code")):
-        prepared = build(sandbox_url, args.requests + warmup)
+    scenarios = (
+        # The ceiling: a bare handler that only parses the body and signs a WeChat-style answer.
+        ("bare aiohttp handler, signed answer", bare, lambda total: wechat_jsapi_requests(f"{bare_url}/signed", total),
+         b"prepay_id"),
+        ("WeChat v3 JSAPI create (signed)", sandbox, lambda total: wechat_jsapi_requests(sandbox_url, total),
+         b"prepay_id"),
+        ("Alipay trade.precreate (signed)", sandbox, lambda total: alipay_precreate_requests(sandbox_url, total),
+         b"qr_code"),
+    )
+    for name, process, build, marker in scenarios:
+        prepared = build(args.requests + warmup)
         timed, warm = prepared[warmup:], prepared[:warmup]
         request = replay(timed, marker)
         warm_request = replay(warm, marker)
 
         async def either(session, i, request=request, warm_request=warm_request):
             return await (warm_request(session, -i - 1) if i < 0 else request(session, i))
-        result = await run_load(name, either, total=len(timed), concurrency=args.concurrency, warmup=warmup)
+        result = await measured(process, name, either, len(timed), args.concurrency)
         ratio = f"{result.per_second / openssl_rate:.2f}" if openssl_rate else "n/a"
         lines += [result.line(),
                   f"  / openssl one-core sign rate: {ratio} (target >= 0.80); "
