@@ -47,6 +47,9 @@ def set_cookie(response: web.StreamResponse, request: web.Request, name: str, va
                         secure=request.secure, **extra)
 
 
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
 def _is_console(path: str) -> bool:
     return path == CONSOLE or path.startswith(f"{CONSOLE}/")
 
@@ -60,9 +63,19 @@ def _csrf_checked(path: str) -> bool:
     return _is_console(path) and not path.startswith((f"{CONSOLE}/api/", f"{CONSOLE}/static/"))
 
 
+async def _form_readable(request: web.Request) -> bool:
+    """Parse a form body once, here, so no page handler meets a malformed one (a multipart without its boundary)."""
+    if request.content_type in FORM_TYPES:
+        try:
+            await request.post()  # aiohttp keeps the result for the handler
+        except (ValueError, LookupError):  # LookupError: a charset Python does not know
+            return False
+    return True
+
+
 async def _csrf_ok(request: web.Request, expected: str) -> bool:
     given = request.headers.get("X-CSRF-Token")
-    if given is None and request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+    if given is None and request.content_type in FORM_TYPES:
         given = (await request.post()).get(CSRF_FIELD)
     return bool(expected) and isinstance(given, str) and hmac.compare_digest(given.encode(), expected.encode())
 
@@ -83,6 +96,8 @@ async def protect(request: web.Request, handler):
             raise web.HTTPSeeOther(f"{CONSOLE}/login?next={urllib.parse.quote(request.rel_url.path)}")
         return _refuse(request, 401, "Sign in needed", "This sandbox asks for its admin token.")
     cookie = request.cookies.get(CSRF_COOKIE, "")
+    if _csrf_checked(path) and request.method not in SAFE_METHODS and not await _form_readable(request):
+        return _refuse(request, 400, "Unreadable form", "The form's body could not be read.")
     if _csrf_checked(path) and request.method not in SAFE_METHODS and not await _csrf_ok(request, cookie):
         return _refuse(request, 403, "Form check failed",
                        "The form's security token did not match (CSRF). Reload the page and try again.")

@@ -58,6 +58,21 @@ def test_every_console_and_cashier_form_checks_csrf(sandbox):
     assert requests.post(f"{sandbox.url}/_sandbox/api/payments/{payment['id']}/succeed", timeout=5).status_code == 200
 
 
+
+def test_an_unreadable_form_body_is_refused_not_a_server_error(sandbox):
+    payment = quickpay(sandbox, "CSRF-3")
+    browser = Browser(sandbox.url)
+    browser.page("/_sandbox/")
+    for path in (f"/_sandbox/payments/{payment['id']}/succeed", f"/_sandbox/pay/{payment['id']}/pay",
+                 "/_sandbox/pay/alipay-app", "/_sandbox/clock/advance"):
+        for content_type, body in (("multipart/form-data; boundary=x", b"no boundary here"),
+                                   ("multipart/form-data", b"--x\r\n"),
+                                   ("application/x-www-form-urlencoded; charset=no-such-charset", b"a=1")):
+            answer = browser.post(f"{sandbox.url}{path}", data=body, allow_redirects=False,
+                                  headers={"Content-Type": content_type, "X-CSRF-Token": browser.csrf})
+            assert answer.status_code == 400 and "could not be read" in answer.text, (path, content_type)
+    assert sandbox.admin.payment(payment["id"])["status"] == "PENDING"
+
 def test_with_a_token_pages_redirect_to_login_and_the_token_signs_in(guarded):
     browser = Browser(guarded.url)
     first = browser.page("/_sandbox/merchants?x=1", allow_redirects=False)
