@@ -7,7 +7,6 @@ import segno
 from aiohttp import web
 
 from ..appkeys import ENGINE, PROVIDERS, SETTINGS
-from ..console.api import ApiError
 from ..console.forms import form
 from ..console.render import error_page, redirect, render
 from ..core import errors
@@ -113,7 +112,7 @@ async def app_pay(request: web.Request) -> web.Response:
         try:
             payment = await alipay.open_app_order({"order_string": order_string})
             return web.Response(status=303, headers={"Location": cashier_path(payment.id)})
-        except (ApiError, errors.SandboxError) as exc:
+        except errors.SandboxError as exc:
             message = exc.message
     return render(request, "cashier/app_pay.html", status=400, order_string=order_string, error=message)
 

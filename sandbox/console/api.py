@@ -10,6 +10,7 @@ from aiohttp import web
 from pydantic import BaseModel, Field, ValidationError
 
 from ..appkeys import ENGINE, PROVIDERS, SETTINGS
+from ..cashier.urls import cashier_url
 from ..core import errors
 from ..core.ids import new_id
 from ..core.models import PaymentStatus
@@ -270,6 +271,20 @@ async def not_found(request):
     raise ApiError(404, "NOT_FOUND", f"no admin API resource at {request.method} {request.path}")
 
 
+async def alipay_app_pay(request: web.Request) -> web.Response:
+    """Open an app-pay order string as the Alipay app would, so a tester can pay it at the returned cashier_url."""
+    alipay = request.app[PROVIDERS].get("alipay")
+    if alipay is None:
+        raise ApiError(404, "NOT_FOUND", "this sandbox runs no Alipay provider")
+    try:
+        body = json.loads(await request.read() or b"{}")
+    except ValueError:
+        body = None  # refused by open_app_order like any other malformed body
+    payment = await alipay.open_app_order(body)
+    return web.json_response({**payment_json(payment),
+                              "cashier_url": cashier_url(request.app[SETTINGS].base_url, payment.id)})
+
+
 def setup_admin_api(app: web.Application) -> None:
     app.middlewares.append(api_errors)
     r = app.router
@@ -296,4 +311,5 @@ def setup_admin_api(app: web.Application) -> None:
     r.add_get(f"{API}/clock", get_clock)
     r.add_post(f"{API}/clock/advance", advance_clock)
     r.add_post(f"{API}/reset", reset)
+    r.add_post(f"{API}/alipay/app-pay", alipay_app_pay)
     r.add_route("*", f"{API}/{{tail:.*}}", not_found)

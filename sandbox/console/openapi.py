@@ -49,6 +49,8 @@ def openapi_document() -> dict:
                     "out_refund_no": {"type": "string"}, "reason": {"type": "string"},
                     "hold": {"type": "boolean", "description": "stay PROCESSING until settled"}}},
                 "Deliver": {"type": "object", "properties": {"delay_s": {"type": "number", "minimum": 0}}},
+                "AppPay": {"type": "object", "required": ["order_string"],
+                           "properties": {"order_string": {"type": "string", "minLength": 1}}},
                 "Advance": {"type": "object", "required": ["seconds"],
                             "properties": {"seconds": {"type": "number", "minimum": 0}}},
                 "NewMerchant": {"type": "object", "required": ["name", "providers"], "properties": {
@@ -104,5 +106,7 @@ def openapi_document() -> dict:
             "/clock": {"get": _op("The sandbox clock")},
             "/clock/advance": {"post": _op("Move the sandbox clock forward", "Advance")},
             "/reset": {"post": _op("Drop every payment; keep merchants, rules and the clock")},
+            "/alipay/app-pay": {"post": _op("Open an Alipay app-pay order string (what an app hands the Alipay app); "
+                                            "answers the payment and its cashier_url", "AppPay")},
         },
     }

@@ -77,3 +77,12 @@ class RefundExceedsPayment(SandboxError):
 
 class InvalidInput(SandboxError):
     code = "INVALID_INPUT"
+
+
+class Refused(SandboxError):
+    """A provider's refusal of what a tester handed the sandbox (an app order string, say), in the provider's code."""
+
+    def __init__(self, message: str, code: str, http_status: int = 400):
+        super().__init__(message)
+        self.code = code
+        self.http_status = http_status

@@ -12,11 +12,8 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, Field, ValidationError
 
-from ...cashier.urls import cashier_url
 from ...core import errors
 from ...core.engine import Engine
-from ...console.api import ApiError
-from ...console.serialize import payment_json
 from ...core.models import Merchant, Payment
 from ...settings import Settings
 from ..base import logged_request, validation_problems
@@ -29,7 +26,6 @@ from .methods import TradeMethods, map_engine_error
 from .models import PayBiz
 
 log = logging.getLogger(__name__)
-APP_PAY_PATH = "/_sandbox/api/alipay/app-pay"
 
 
 class AppPayBody(BaseModel):
@@ -53,8 +49,6 @@ class AlipayProvider:
         self.methods = TradeMethods(engine, settings)
         app.router.add_route("GET", "/gateway.do", self.handle)
         app.router.add_route("POST", "/gateway.do", self.handle)
-        # registered before the admin API's catch-all, and guarded by its middleware (token, error shape)
-        app.router.add_post(APP_PAY_PATH, self.app_pay)
 
     def new_credentials(self, app_id: str | None = None) -> dict[str, Any]:
         if app_id is not None and not (app_id.isdigit() and 8 <= len(app_id) <= 32):
@@ -122,32 +116,23 @@ class AlipayProvider:
 
     # ----- app pay: the order string an app would hand to the Alipay app ------------------------------------
 
-    async def app_pay(self, request: web.Request) -> web.Response:
-        try:
-            body = json.loads(await request.read() or b"{}")
-        except ValueError:
-            body = None  # not JSON: refused by open_app_order like any other malformed body
-        payment = await self.open_app_order(body)
-        return web.json_response({**payment_json(payment), "cashier_url": cashier_url(self.settings.base_url,
-                                                                                       payment.id)})
-
     async def open_app_order(self, body: Any) -> Payment:
-        """Open the trade of {"order_string": …} (what an app hands the Alipay app), for the admin endpoint and the
-        cashier's app-pay page; ApiError (the admin API's own error shape) for what the gateway would refuse."""
+        """Open the trade of {"order_string": …} (what an app hands the Alipay app), for the admin API and the
+        cashier's app-pay page; errors.Refused, in the gateway's own codes, for what the gateway would refuse."""
         try:
             order_string = AppPayBody.model_validate(body).order_string
         except ValidationError:
-            raise ApiError(400, "INVALID_BODY", 'expected {"order_string": "<signed app pay order string>"}') \
+            raise errors.Refused('expected {"order_string": "<signed app pay order string>"}', "INVALID_BODY") \
                 from None
         params = signing.parse_order_string(order_string)
         try:
             call = await asyncio.to_thread(check, params, self.engine, ("alipay.trade.app.pay",))
             return await self.methods.open_trade(call, _validated_biz(PayBiz, call))
         except Rejected as exc:
-            raise ApiError(400, exc.error.sub_code, exc.error.sub_msg) from None
+            raise errors.Refused(exc.error.sub_msg, exc.error.sub_code) from None
         except wire.AlipayError as exc:
-            raise ApiError(400 if exc.code != wire.UNAVAILABLE[0] else 503, exc.sub_code, exc.sub_msg) from None
-
+            raise errors.Refused(exc.sub_msg, exc.sub_code, 503 if exc.code == wire.UNAVAILABLE[0] else 400) \
+                from None
 
 
 def _validated_biz(model: type[BaseModel], call: Call) -> BaseModel:
