@@ -20,6 +20,7 @@ from .render import provider_titles, redirect, render
 OUTCOMES = ("succeed", "fail", "close", "pending")
 NOTIFY = ("normal", "delay", "drop", "duplicate")
 REFUND = ("succeed", "processing")
+OPERATIONS = ("create", "query", "close", "cancel", "refund", "refund_query")
 
 
 def describe_match(rule: Rule, provider_titles: dict[str, str] | None = None) -> str:
@@ -36,6 +37,10 @@ def describe_match(rule: Rule, provider_titles: dict[str, str] | None = None) ->
         parts.append(f"trade type {m.trade_type}")
     if m.out_trade_no_pattern is not None:
         parts.append(f"out_trade_no matching /{m.out_trade_no_pattern}/")
+    if m.operation is not None:
+        parts.append(f"{m.operation} calls")
+    elif rule.action.injects_fault:
+        parts.append("every call")
     return ", ".join(parts) or "every payment"
 
 
@@ -59,6 +64,12 @@ def describe_action(rule: Rule) -> str:
         parts.append(f"notify {duration(a.notify_delay_s)} late")
     if a.refund == "processing":
         parts.append("refunds stay PROCESSING until settled")
+    if a.injects_fault:
+        fault = " and ".join(([f"answer {duration(a.api_delay_s)} late"] if a.api_delay_s else [])
+                             + (["drop the connection"] if a.api_drop else
+                                ["answer the provider's system error"] if a.api_error else []))
+        times = f"the first {a.api_times} call{'s' * (a.api_times != 1)}" if a.api_times else "every call"
+        parts.append(f"{fault}, {times} ({rule.hits} so far)")
     return "; ".join(parts) or "nothing special (as without a rule)"
 
 
@@ -84,7 +95,7 @@ def _page(request: web.Request, status: int = 200, values: dict | None = None, e
     return render(request, "console/rules.html", status=status, section="rules",
                   rules=[described(r, titles) for r in engine.rules()], values=values or {},
                   providers=sorted(request.app[PROVIDERS]), merchants=engine.merchants(), units=list(forms.UNITS),
-                  outcomes=OUTCOMES, notify_modes=NOTIFY, refund_modes=REFUND, **extra)
+                  outcomes=OUTCOMES, notify_modes=NOTIFY, refund_modes=REFUND, operations=OPERATIONS, **extra)
 
 
 async def rules_page(request: web.Request) -> web.Response:
@@ -104,8 +115,8 @@ def _seconds(fields: dict, name: str):
 
 def rule_from_form(fields: dict) -> Rule:
     """The Rule the form describes (empty fields are left out). Raises InvalidInput or ValidationError."""
-    match: dict = {key: fields[key] for key in ("provider", "merchant_id", "out_trade_no_pattern", "trade_type")
-                   if fields.get(key)}
+    match: dict = {key: fields[key] for key in ("provider", "merchant_id", "out_trade_no_pattern", "trade_type",
+                                                "operation") if fields.get(key)}
     if fields.get("amount"):
         try:
             match["amount"] = yuan_to_fen(fields["amount"])
@@ -113,10 +124,15 @@ def rule_from_form(fields: dict) -> Rule:
             raise errors.InvalidInput(f"match.amount must be in yuan with at most two decimals (like 4.04), "
                                       f"not {fields['amount']!r}") from None
     action: dict = {key: fields[key] for key in ("outcome", "reason", "notify", "refund") if fields.get(key)}
-    for key in ("after_s", "notify_delay_s"):
+    for key in ("after_s", "notify_delay_s", "api_delay_s"):
         value = _seconds(fields, key)
         if value is not None:
             action[key] = value
+    for key in ("api_error", "api_drop"):
+        if fields.get(key) == "yes":
+            action[key] = True
+    if fields.get("api_times"):
+        action["api_times"] = fields["api_times"]  # the model says why when it is not a whole number
     rule = {"name": fields.get("name", ""), "match": match, "action": action}
     if fields.get("id"):
         rule["id"] = fields["id"]

@@ -26,7 +26,7 @@ from .models import (
 )
 from .outbox import NotificationOperations
 from .refunds import RefundOperations
-from .rules import Rule, matching
+from .rules import ApiCall, Rule, RuleAction, fault_rule, matching
 
 CLOCK_OFFSET_KEY = "clock_offset_s"
 
@@ -281,6 +281,20 @@ class Engine(RefundOperations, NotificationOperations):
         await self.db.transaction(lambda conn: settings_store.insert_rule(conn, rule.model_dump(), self.clock.now()))
         self._rules.append(rule)
         return rule
+
+    @property
+    def has_fault_rules(self) -> bool:
+        return any(rule.action.injects_fault for rule in self._rules)
+
+    async def api_fault(self, call: ApiCall) -> RuleAction | None:
+        """The fault to inject into this API call, if a rule says so; counted (and kept) as the rule's hits."""
+        rule = fault_rule(self._rules, call)
+        if rule is None:
+            return None
+        rule.hits += 1  # counted before any await: concurrent calls cannot both take a rule's last hit
+        dumped = rule.model_dump()
+        await self.db.transaction(lambda conn: settings_store.update_rule(conn, dumped))
+        return rule.action
 
     async def delete_rule(self, rule_id: str) -> None:
         if not await self.db.transaction(lambda conn: settings_store.delete_rule(conn, rule_id)):

@@ -1,7 +1,10 @@
-"""Rules: what happens to payments that match. Stored and listed now; matched by `matching`."""
+"""Rules: what happens to payments that match (`matching`, at create), and faults injected into API calls that match
+(`fault_rule`, on every call): the provider's "system busy" answer and/or a late answer, optionally only for the
+first N calls, so a merchant's retry and timeout handling can be tested."""
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
@@ -13,6 +16,7 @@ class RuleMatch(BaseModel):
     amount: int | None = Field(default=None, gt=0)
     out_trade_no_pattern: str | None = None  # a regular expression, searched
     trade_type: str | None = None
+    operation: Literal["create", "query", "close", "cancel", "refund", "refund_query"] | None = None
 
     @field_validator("out_trade_no_pattern")
     @classmethod
@@ -32,6 +36,15 @@ class RuleAction(BaseModel):
     notify: Literal["normal", "delay", "drop", "duplicate"] = "normal"
     notify_delay_s: float = Field(default=0, ge=0)
     refund: Literal["succeed", "processing"] = "succeed"  # processing: refunds wait for settle_refund
+    # Faults in the API call itself (nothing is changed when api_error is set):
+    api_error: bool = False  # answer the provider's system error ("系统繁忙", SYSTEM_ERROR, 20000 …)
+    api_drop: bool = False  # close the connection without an answer (the call is not carried out either)
+    api_delay_s: float = Field(default=0, ge=0, le=60)  # answer (or drop) this many real seconds late
+    api_times: int | None = Field(default=None, ge=1)  # only the first N matching calls; None: every one
+
+    @property
+    def injects_fault(self) -> bool:
+        return self.api_error or self.api_drop or self.api_delay_s > 0
 
 
 class Rule(BaseModel):
@@ -39,17 +52,44 @@ class Rule(BaseModel):
     name: str = ""
     match: RuleMatch = Field(default_factory=RuleMatch)
     action: RuleAction = Field(default_factory=RuleAction)
+    hits: int = Field(default=0, ge=0)  # calls faulted so far (fault rules)
 
     def matches(self, payment) -> bool:
+        """payment: anything with provider, merchant_id, amount, trade_type and out_trade_no (None: unknown)."""
         m = self.match
         return (
             (m.provider is None or m.provider == payment.provider)
             and (m.merchant_id is None or m.merchant_id == payment.merchant_id)
             and (m.amount is None or m.amount == payment.amount)
             and (m.trade_type is None or m.trade_type == payment.trade_type)
-            and (m.out_trade_no_pattern is None or re.search(m.out_trade_no_pattern, payment.out_trade_no) is not None)
+            and (m.out_trade_no_pattern is None
+                 or (payment.out_trade_no is not None
+                     and re.search(m.out_trade_no_pattern, payment.out_trade_no) is not None))
         )
+
+    def faults(self, call: "ApiCall") -> bool:
+        m, a = self.match, self.action
+        return (a.injects_fault and (m.operation is None or m.operation == call.operation) and self.matches(call)
+                and (a.api_times is None or self.hits < a.api_times))
+
+
+@dataclass(frozen=True)
+class ApiCall:
+    """What an adapter knows of a call when it asks whether to fault it (None: the call does not say)."""
+    provider: str
+    merchant_id: str
+    operation: str
+    out_trade_no: str | None = None
+    amount: int | None = None
+    trade_type: str | None = None
 
 
 def matching(rules: list[Rule], payment) -> Rule | None:
-    return next((rule for rule in rules if rule.matches(payment)), None)
+    """The first rule for a new payment; fault rules only fault calls, and a rule for another operation never
+    matches a create."""
+    return next((rule for rule in rules if not rule.action.injects_fault
+                 and rule.match.operation in (None, "create") and rule.matches(payment)), None)
+
+
+def fault_rule(rules: list[Rule], call: ApiCall) -> Rule | None:
+    return next((rule for rule in rules if rule.faults(call)), None)

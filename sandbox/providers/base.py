@@ -3,7 +3,7 @@ the helpers the packages share: bounded body reading, validation text, the payme
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Mapping, Protocol
+from typing import Any, Callable, Mapping, Protocol
 
 from aiohttp import web
 from pydantic import ValidationError
@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from ..core.channels import NotifyChannel
 from ..core.engine import Engine
 from ..core.models import Payment
+from ..core.rules import ApiCall
 from ..settings import Settings
 
 
@@ -30,6 +31,24 @@ class Provider(Protocol):
 
     # Optional: where the payer's browser goes after paying on the cashier page (Alipay's signed return_url).
     # def after_payment_url(self, payment: Payment, merchant: Merchant) -> str | None: ...
+
+
+async def injected_fault(engine: Engine, request: web.Request, describe_call: Callable[[], ApiCall]) -> bool:
+    """Apply a fault rule to this call, if one matches: wait out its delay (real seconds, so the merchant's HTTP client
+    times out for real), drop the connection if it says so, and say whether the adapter must not carry out the call
+    but answer its provider's system error (to nobody, once dropped). `describe_call` is only called when some rule
+    injects faults."""
+    if not engine.has_fault_rules:
+        return False
+    action = await engine.api_fault(describe_call())
+    if action is None:
+        return False
+    if action.api_delay_s:
+        await asyncio.sleep(action.api_delay_s)
+    if action.api_drop and request.transport is not None:
+        request.transport.close()  # the merchant sees the connection reset with no answer; aiohttp drops ours
+        return True
+    return action.api_error
 
 
 class InvalidOptions(ValueError):

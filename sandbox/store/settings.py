@@ -27,6 +27,10 @@ def insert_rule(conn: sqlite3.Connection, rule: dict, created_at: float) -> None
                  (rule["id"], position, dumps(rule), created_at))
 
 
+def update_rule(conn: sqlite3.Connection, rule: dict) -> None:
+    conn.execute("UPDATE rules SET rule = ? WHERE id = ?", (dumps(rule), rule["id"]))
+
+
 def delete_rule(conn: sqlite3.Connection, rule_id: str) -> bool:
     return conn.execute("DELETE FROM rules WHERE id = ?", (rule_id,)).rowcount > 0
 

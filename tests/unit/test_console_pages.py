@@ -279,6 +279,26 @@ def test_rules_page_lists_the_magic_amounts_in_plain_words(sandbox, browser):
         assert words in text, words
 
 
+def test_add_a_fault_rule_from_the_form_and_watch_its_hits(sandbox, browser):
+    added = browser.form("/_sandbox/rules", {
+        "name": "QuickPay busy twice", "provider": "quickpay", "operation": "create", "api_error": "yes",
+        "api_delay_s": "0.2", "api_delay_s_unit": "s", "api_times": "2", "notify": "normal", "refund": "succeed"})
+    assert flash_of(added) == ("ok: Rule QuickPay busy twice added: QuickPay, create calls → answer 0.2 s late and "
+                               "answer the provider's system error, the first 2 calls (0 so far)")
+    (rule,) = [r for r in sandbox.admin.rules()["rules"] if r["name"] == "QuickPay busy twice"]
+    assert rule["match"]["operation"] == "create"
+    assert rule["action"]["api_error"] is True and rule["action"]["api_delay_s"] == 0.2
+    assert rule["action"]["api_times"] == 2
+    assert requests.post(f"{sandbox.url}/QuickPay/JSAPIPay", timeout=10, json={
+        "store_no": "QP10000001", "paytype": 11, "appid": "wxd678efh567hg6787", "openid": "o", "amount": 100,
+        "order_no": "BUSY-1"}).json()["code"] == "FAIL"
+    page = html.unescape(browser.page("/_sandbox/rules").text)
+    assert "the first 2 calls (1 so far)" in page
+    refused = browser.form("/_sandbox/rules", {"name": "bad", "api_error": "yes", "api_times": "two",
+                                               "notify": "normal", "refund": "succeed"})
+    assert refused.status_code == 400 and "action.api_times" in html.unescape(refused.text)
+
+
 def test_add_a_rule_from_the_form_and_it_applies(sandbox, browser):
     added = browser.form("/_sandbox/rules", {
         "name": "¥6.66 declined", "provider": "quickpay", "amount": "6.66", "out_trade_no_pattern": "^RULE-",
@@ -289,7 +309,7 @@ def test_add_a_rule_from_the_form_and_it_applies(sandbox, browser):
                                "→ fail after 2 min: card declined; notify 30 s late")
     (rule,) = [r for r in sandbox.admin.rules()["rules"] if r["name"] == "¥6.66 declined"]
     assert rule["match"] == {"provider": "quickpay", "merchant_id": None, "amount": 666,
-                             "out_trade_no_pattern": "^RULE-", "trade_type": None}
+                             "out_trade_no_pattern": "^RULE-", "trade_type": None, "operation": None}
     assert rule["action"]["after_s"] == 120 and rule["action"]["notify_delay_s"] == 30
     assert sandbox.admin.rules()["rules"][-1]["id"] == rule["id"]  # appended: the magic amounts still go first
     # the payment page says which rule matched and what is scheduled

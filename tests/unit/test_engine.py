@@ -10,7 +10,7 @@ from sandbox.core.bus import Bus
 from sandbox.core.clock import Clock
 from sandbox.core.engine import Engine
 from sandbox.core.models import CloseReason, NewPayment, OutboundRequest, PaymentStatus, RefundStatus
-from sandbox.core.rules import Rule, RuleAction, RuleMatch
+from sandbox.core.rules import ApiCall, Rule, RuleAction, RuleMatch
 from sandbox.store.db import Database
 
 
@@ -251,3 +251,18 @@ async def test_cancel_of_a_paid_payment_is_one_change_seen_as_canceled_by_the_ch
         channel.refund_event = original
     assert seen == [CloseReason.CANCELED]  # a provider can tell a reverse's refund from a plain one
     assert canceled.status is PaymentStatus.REFUNDED and canceled.close_reason is CloseReason.CANCELED
+
+
+async def test_a_fault_rule_with_api_times_faults_exactly_that_many_concurrent_calls_and_keeps_its_hits(engine):
+    rule = await engine.add_rule(Rule(match=RuleMatch(provider="test", operation="query"),
+                                      action=RuleAction(api_error=True, api_times=3)))
+    query = ApiCall("test", "m1", "query", out_trade_no="O1")
+    faults = await asyncio.gather(*(engine.api_fault(query) for _ in range(20)))
+    assert sum(f is not None for f in faults) == 3
+    assert await engine.api_fault(ApiCall("test", "m1", "create", out_trade_no="O1", amount=100)) is None
+    await engine.load()  # as after a restart: the rule has used up its three calls
+    assert next(r for r in engine.rules() if r.id == rule.id).hits == 3
+    assert await engine.api_fault(query) is None
+    # and a new payment ignores fault rules altogether
+    payment, _ = await engine.create_payment(new_payment())
+    assert "rule" not in payment.extra

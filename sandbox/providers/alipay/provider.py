@@ -15,15 +15,16 @@ from pydantic import BaseModel, Field, ValidationError
 from ...core import errors
 from ...core.engine import Engine
 from ...core.models import Merchant, Payment
+from ...core.rules import ApiCall
 from ...settings import Settings
-from ..base import logged_request, validation_problems
+from ..base import injected_fault, logged_request, validation_problems
 from . import credentials as alipay_credentials
 from . import signing, wire
 from .channel import AlipayChannel
 from .gateway import PAGE_METHODS, Call, Rejected, api_response, biz_content, check, error_page, read_params, \
     rejected_response
-from .methods import TradeMethods, map_engine_error
-from .models import PayBiz
+from .methods import OPERATIONS, TradeMethods, map_engine_error
+from .models import PayBiz, fen
 
 log = logging.getLogger(__name__)
 
@@ -81,26 +82,29 @@ class AlipayProvider:
             call = await asyncio.to_thread(check, params, self.engine, self.methods.table)  # RSA off the loop
         except Rejected as exc:
             return await asyncio.to_thread(rejected_response, exc)
-        response = await self.answer(call)
+        response = await self.answer(call, request)
         if call.payment_id is not None:  # the trade's timeline shows every call made about it
             await self.engine.log_api_call(call.payment_id, call.method, _logged_request(call.params),
                                            _logged_response(response, call.charset))
         return response
 
-    async def answer(self, call: Call) -> web.StreamResponse:
+    async def answer(self, call: Call, request: web.Request) -> web.StreamResponse:
         """A verified call's signed answer (an error page for page/wap pay)."""
-        error = await self.run(call)
+        error = await self.run(call, request)
         if isinstance(error, web.StreamResponse):
             return error
         if call.method in PAGE_METHODS:
             return error_page(error)
         return await asyncio.to_thread(api_response, call.method, error.payload(), call.merchant, call.charset)
 
-    async def run(self, call: Call) -> web.StreamResponse | wire.AlipayError:
+    async def run(self, call: Call, request: web.Request) -> web.StreamResponse | wire.AlipayError:
         """Run a verified call: its response, or the error to answer with."""
         model, handler = self.methods.table[call.method]
         try:
-            result = await handler(call, _validated_biz(model, call))
+            biz = _validated_biz(model, call)
+            if await injected_fault(self.engine, request, lambda: _api_call(call, biz)):
+                return wire.system_error("系统繁忙 (fault injected by a sandbox rule)")
+            result = await handler(call, biz)
         except wire.AlipayError as exc:
             return exc
         except ValidationError as exc:
@@ -141,6 +145,18 @@ def _validated_biz(model: type[BaseModel], call: Call) -> BaseModel:
         return model.model_validate(biz_content(call))
     except ValidationError as exc:
         raise wire.invalid_parameter(validation_problems(exc, "biz_content")) from None
+
+
+def _api_call(call: Call, biz: BaseModel) -> ApiCall:
+    """What fault rules match a gateway call by; an amount only for creates, and only when it parses."""
+    operation = OPERATIONS[call.method]
+    amount = None
+    if operation == "create":
+        try:
+            amount = fen(biz.total_amount, "total_amount")
+        except ValueError:
+            pass
+    return ApiCall(wire.PROVIDER, call.merchant.id, operation, getattr(biz, "out_trade_no", None), amount)
 
 
 def _logged_request(params: dict[str, str]) -> dict:

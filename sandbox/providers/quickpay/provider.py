@@ -16,8 +16,9 @@ from ...cashier.urls import cashier_url
 from ...core import errors
 from ...core.engine import Engine
 from ...core.models import Merchant, NewPayment, Payment
+from ...core.rules import ApiCall
 from ...settings import Settings
-from ..base import BodyTooLarge, pay_by_code, read_body, validation_problems
+from ..base import BodyTooLarge, injected_fault, pay_by_code, read_body, validation_problems
 from . import models, wire
 from .channel import QuickPayChannel
 from .wire import FAIL, ORDER_EXISTS, ORDER_NOT_EXIST, PARAM_ERROR, SIGN_ERROR, STORE_NOT_EXIST
@@ -42,14 +43,15 @@ class QuickPayProvider:
         self.channel = QuickPayChannel()
         self.engine: Engine | None = None
         self.settings: Settings | None = None
-        self._actions: dict[str, tuple[type[BaseModel], Callable[..., Awaitable[Answer]]]] = {
-            "jsapipay": (models.JSAPIPay, self.jsapi_pay),
-            "pay": (models.BarcodePay, self.barcode_pay),
-            "qrpay": (models.QRPay, self.qr_pay),
-            "query": (models.OrderRef, self.query),
-            "refund": (models.Refund, self.refund),
-            "refundquery": (models.RefundQuery, self.refund_query),
-            "cancel": (models.OrderRef, self.cancel),
+        # action (lower case) -> body model, handler, and the operation fault rules match it by
+        self._actions: dict[str, tuple[type[BaseModel], Callable[..., Awaitable[Answer]], str]] = {
+            "jsapipay": (models.JSAPIPay, self.jsapi_pay, "create"),
+            "pay": (models.BarcodePay, self.barcode_pay, "create"),
+            "qrpay": (models.QRPay, self.qr_pay, "create"),
+            "query": (models.OrderRef, self.query, "query"),
+            "refund": (models.Refund, self.refund, "refund"),
+            "refundquery": (models.RefundQuery, self.refund_query, "refund_query"),
+            "cancel": (models.OrderRef, self.cancel, "cancel"),
         }
 
     # ----- Provider protocol ---------------------------------------------------------------------------------
@@ -75,12 +77,16 @@ class QuickPayProvider:
         if request.method != "POST":
             return _reply(wire.envelope(FAIL, f"The requested resource does not support http method "
                                               f"'{request.method}'."), status=405)
-        model, handler = action
+        model, handler, operation = action
         try:
             fields = _parse_json(await read_body(request, MAX_BODY))
             body = model.model_validate(fields)
             merchant = self._merchant(body.store_no)
             self._check_sign(merchant, fields)
+            if await injected_fault(self.engine, request, lambda: ApiCall(
+                    self.name, merchant.id, operation, body.order_no,
+                    getattr(body, "amount", None) if operation == "create" else None)):
+                raise QuickPayError(FAIL, "系统繁忙，请稍后再试 (fault injected by a sandbox rule)")
             data, payment_id = await handler(body, merchant)
             answer = wire.envelope("SUCCESS", "成功", data)
             reply = _reply(answer, merchant)  # signs answer["data"] in place when the store has a key

@@ -14,7 +14,8 @@ from pydantic import ValidationError
 from ...cashier.urls import cashier_url
 from ...core import errors
 from ...core.models import Merchant, NewPayment, Payment, PaymentStatus
-from ..base import BodyTooLarge, logged_request, pay_by_code, read_body, validation_problems
+from ...core.rules import ApiCall
+from ..base import BodyTooLarge, injected_fault, logged_request, pay_by_code, read_body, validation_problems
 from . import models, v2_crypto, v2_wire, wire
 from .credentials import random_string
 from .v2_wire import ERR_DES, RETURN_MSGS
@@ -47,15 +48,16 @@ class Call:
 class V2Api:
     def __init__(self, engine, settings):
         self.engine, self.settings = engine, settings
+        # path -> body model, handler, and the operation fault rules match it by
         self.actions = {
-            "pay/unifiedorder": (models.UnifiedOrder, self.unifiedorder),
-            "pay/micropay": (models.Micropay, self.micropay),
-            "pay/orderquery": (models.OrderRef, self.orderquery),
-            "pay/closeorder": (models.CloseOrder, self.closeorder),
-            "secapi/pay/refund": (models.V2Refund, self.refund),
-            "pay/refund": (models.V2Refund, self.refund),  # older docs' path; same call
-            "pay/refundquery": (models.V2RefundQuery, self.refundquery),
-            "secapi/pay/reverse": (models.OrderRef, self.reverse),
+            "pay/unifiedorder": (models.UnifiedOrder, self.unifiedorder, "create"),
+            "pay/micropay": (models.Micropay, self.micropay, "create"),
+            "pay/orderquery": (models.OrderRef, self.orderquery, "query"),
+            "pay/closeorder": (models.CloseOrder, self.closeorder, "close"),
+            "secapi/pay/refund": (models.V2Refund, self.refund, "refund"),
+            "pay/refund": (models.V2Refund, self.refund, "refund"),  # older docs' path; same call
+            "pay/refundquery": (models.V2RefundQuery, self.refundquery, "refund_query"),
+            "secapi/pay/reverse": (models.OrderRef, self.reverse, "cancel"),
         }
 
     def add_routes(self, app: web.Application) -> None:
@@ -68,7 +70,7 @@ class V2Api:
 
     async def handle(self, request: web.Request) -> web.Response:
         sandbox = request.path.startswith("/sandboxnew/")
-        model, handler = self.actions[request.path.removeprefix("/sandboxnew").lstrip("/")]
+        model, handler, operation = self.actions[request.path.removeprefix("/sandboxnew").lstrip("/")]
         call, params = None, {}
         try:
             params = await _params(request)
@@ -81,6 +83,10 @@ class V2Api:
             call = Call(merchant, creds, key, body.sign_type or "MD5", body.appid, sandbox)
             if body.appid not in creds["appids"]:
                 raise BusinessFail("APPID_MCHID_NOT_MATCH")
+            if await injected_fault(self.engine, request, lambda: ApiCall(
+                    PROVIDER, merchant.id, operation, getattr(body, "out_trade_no", None),
+                    int(body.total_fee) if operation == "create" else None)):  # digits, as validated
+                raise BusinessFail("SYSTEMERROR", "系统错误 (fault injected by a sandbox rule)")
             answer = self._answer(call, await handler(body, call))
         except ReturnFail as exc:
             answer = {"return_code": "FAIL", "return_msg": str(exc)}

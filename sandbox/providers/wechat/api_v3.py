@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import json
 from datetime import datetime, timezone
 
 from aiohttp import web
@@ -10,7 +11,8 @@ from pydantic import ValidationError
 from ...cashier.urls import cashier_url
 from ...core import errors
 from ...core.models import NewPayment, Payment, PaymentStatus
-from ..base import logged_request, pay_by_code
+from ...core.rules import ApiCall
+from ..base import injected_fault, logged_request, pay_by_code
 from . import models, v3_crypto, wire
 from .v3_http import Authenticated, V3Error, authenticate, param_error, respond
 from .wire import PROVIDER
@@ -19,14 +21,21 @@ TRADE_TYPES = {"jsapi": "JSAPI", "app": "APP", "h5": "H5", "native": "NATIVE", "
 _KINDS = "{kind:jsapi|app|h5|native|codepay}"
 
 
-def endpoint(fn):
-    """Authenticate, run, and answer signed; every failure becomes the real error shape."""
+def endpoint(operation: str | None = None):
+    """Authenticate, run, and answer signed; every failure becomes the real error shape. `operation` is what fault
+    rules match the call by (None: never faulted)."""
+    return functools.partial(_endpoint, operation)
+
+
+def _endpoint(operation: str | None, fn):
     @functools.wraps(fn)
     async def handler(self: "V3Api", request: web.Request) -> web.Response:
         merchant = who = None
         try:
             who = await authenticate(request, self.engine)
             merchant = who.merchant
+            if operation and await injected_fault(self.engine, request, lambda: _api_call(operation, request, who)):
+                raise V3Error(500, "SYSTEM_ERROR", "系统错误 (fault injected by a sandbox rule)")
             status, payload = await fn(self, request, who)
         except V3Error as exc:
             merchant = getattr(exc, "merchant", merchant)
@@ -63,7 +72,7 @@ class V3Api:
 
     # ----- create ------------------------------------------------------------------------------------------------
 
-    @endpoint
+    @endpoint('create')
     async def create(self, request: web.Request, who: Authenticated):
         kind, partner = request.match_info["kind"], _is_partner(request)
         body = (models.PartnerOrder if partner else models.DirectOrder).model_validate(who.json())
@@ -119,18 +128,18 @@ class V3Api:
 
     # ----- query and close ---------------------------------------------------------------------------------------
 
-    @endpoint
+    @endpoint('query')
     async def query_by_out_trade_no(self, request: web.Request, who: Authenticated):
         payment = await self._order(request, who, request.match_info["no"], dict(request.query))
         return 200, wire.v3_transaction(payment, who.creds["mchid"])
 
-    @endpoint
+    @endpoint('query')
     async def query_by_transaction_id(self, request: web.Request, who: Authenticated):
         payment = await self._order(request, who, None, dict(request.query),
                                     transaction_id=request.match_info["transaction_id"])
         return 200, wire.v3_transaction(payment, who.creds["mchid"])
 
-    @endpoint
+    @endpoint('close')
     async def close(self, request: web.Request, who: Authenticated):
         partner = _is_partner(request)
         body = (models.PartnerClose if partner else models.DirectClose).model_validate(who.json())
@@ -168,7 +177,7 @@ class V3Api:
 
     # ----- refunds -----------------------------------------------------------------------------------------------
 
-    @endpoint
+    @endpoint('refund')
     async def refund(self, request: web.Request, who: Authenticated):
         body = models.RefundRequest.model_validate(who.json())
         payment = await self._find(who, body.out_trade_no if not body.transaction_id else None, body.transaction_id)
@@ -192,7 +201,7 @@ class V3Api:
             raise V3Error(400, "INVALID_REQUEST", "out_refund_no已用于另一笔退款金额不同的退款") from None
         return 200, wire.v3_refund(await self.engine.get_payment(payment.id), refund)
 
-    @endpoint
+    @endpoint('refund_query')
     async def refund_query(self, request: web.Request, who: Authenticated):
         refund = await self.engine.find_merchant_refund(who.merchant.id, PROVIDER,
                                                         out_refund_no=request.match_info["out_refund_no"])
@@ -205,12 +214,12 @@ class V3Api:
 
     # ----- platform certificates, unknown paths ------------------------------------------------------------------
 
-    @endpoint
+    @endpoint()
     async def certificates(self, request: web.Request, who: Authenticated):
         now = datetime.fromtimestamp(self.engine.clock.now(), timezone.utc)
         return 200, v3_crypto.certificates_payload(who.creds, now)
 
-    @endpoint
+    @endpoint()
     async def not_found(self, request: web.Request, who: Authenticated):
         raise V3Error(404, "NOT_FOUND", f"请求的资源不存在: {request.method} {request.path}")
 
@@ -274,6 +283,22 @@ def _check_reusable(payment: Payment) -> None:
         raise V3Error(400, "ORDERPAID")
     if payment.status is not PaymentStatus.PENDING:
         raise V3Error(400, "ORDER_CLOSED")
+
+
+def _api_call(operation: str, request: web.Request, who: Authenticated) -> ApiCall:
+    """What fault rules match a call by: out_trade_no from the path or body, the amount of a create."""
+    body = {}
+    if request.method == "POST":
+        try:
+            body = json.loads(who.raw)
+        except ValueError:
+            pass  # refused as PARAM_ERROR by the call itself
+        body = body if isinstance(body, dict) else {}
+    out_trade_no = request.match_info.get("no") or body.get("out_trade_no")
+    amount = body.get("amount", {}).get("total") if operation == "create" and isinstance(body.get("amount"), dict) \
+        else None
+    return ApiCall(PROVIDER, who.merchant.id, operation, out_trade_no if isinstance(out_trade_no, str) else None,
+                   amount if isinstance(amount, int) else None)
 
 
 def _engine_error(exc: errors.SandboxError) -> V3Error:
