@@ -102,6 +102,9 @@ def test_screenshots(page, sandbox, merchant_receiver, tmp_path):
     shown = varied_payments(sandbox, merchant_receiver)
     sandbox.admin.add_rule(id="timeout-orders", name="Orders named TIMEOUT-…: closed after 30 min",
                            match={"out_trade_no_pattern": "^TIMEOUT-"}, action={"outcome": "close", "after_s": 1800})
+    sandbox.admin.add_rule(id="alipay-busy", name="Alipay busy: the first 2 refunds fail",
+                           match={"provider": "alipay", "operation": "refund"},
+                           action={"api_error": True, "api_times": 2})
 
     page.goto("/_sandbox/")
     expect(page.locator("#live-status.on")).to_be_visible()
