@@ -292,8 +292,24 @@ class Engine(RefundOperations, NotificationOperations):
         if rule is None:
             return None
         rule.hits += 1  # counted before any await: concurrent calls cannot both take a rule's last hit
-        dumped = rule.model_dump()
-        await self.db.transaction(lambda conn: settings_store.update_rule(conn, dumped))
+        dumped, now = rule.model_dump(), self.clock.now()
+        what = "dropped" if rule.action.api_drop else "system error" if rule.action.api_error else "answered late"
+        if rule.action.api_delay_s and what != "answered late":
+            what += f" after {rule.action.api_delay_s:g} s"
+        summary = f"{call.operation} call faulted by rule {rule.name or rule.id}: {what}"
+
+        def work(conn):
+            settings_store.update_rule(conn, dumped)
+            # The faulted call shows on the timeline of the payment it names, when there is one.
+            row = payments_store.by_out_trade_no(conn, call.merchant_id, call.provider, call.out_trade_no) \
+                if call.out_trade_no else None
+            if row is not None:
+                self._event(conn, row["id"], now, "api", summary, {"rule": rule.id, "hit": dumped["hits"]})
+            return row["id"] if row else None
+
+        payment_id = await self.db.transaction(work)
+        if payment_id is not None:
+            self.bus.publish({"type": "event", "payment_id": payment_id})
         return rule.action
 
     async def delete_rule(self, rule_id: str) -> None:

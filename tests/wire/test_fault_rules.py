@@ -65,6 +65,11 @@ def test_wechat_v3_query_answers_a_signed_500_system_error(sandbox, monkeypatch)
     code, body = wx.query(out_trade_no="FAULT-V3-1")
     assert code == 200 and '"trade_state":"NOTPAY"' in body
     assert hits(sandbox, rule["id"]) == 2
+    # the payment's timeline shows both faulted calls, then the query that went through
+    (payment,) = sandbox.admin.payments(out_trade_no="FAULT-V3-1")["payments"]
+    summaries = [e["summary"] for e in sandbox.admin.payment(payment["id"])["events"]]
+    assert summaries.count("query call faulted by rule wechat fault: system error") == 2
+    assert any(s.startswith("GET /v3/pay/transactions/out-trade-no/FAULT-V3-1") for s in summaries)
 
 
 def test_wechat_v3_create_fault_by_amount_creates_nothing(sandbox, monkeypatch):
