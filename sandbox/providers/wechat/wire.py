@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import string
 from datetime import datetime, timedelta, timezone
 
 from ...core.models import CloseReason, Payment, PaymentStatus, Refund, RefundStatus
@@ -30,7 +29,7 @@ STATE_DESC = {
 # --- ids -----------------------------------------------------------------------------------------------------------
 
 def _digits(n: int) -> str:
-    return "".join(secrets.choice(string.digits) for _ in range(n))
+    return f"{secrets.randbelow(10 ** n):0{n}d}"  # one draw, not one per digit (it showed in the create profile)
 
 
 def is_auth_code(code: str) -> bool:
