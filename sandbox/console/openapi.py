@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from ..core.rules import OPERATIONS
+
 _ERROR = {"description": "error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
 
 
@@ -64,8 +66,7 @@ def openapi_document() -> dict:
                         "provider": {"type": "string"}, "merchant_id": {"type": "string"},
                         "amount": {"type": "integer"}, "out_trade_no_pattern": {"type": "string"},
                         "trade_type": {"type": "string"},
-                        "operation": {"enum": ["create", "query", "close", "cancel", "refund", "refund_query"],
-                                      "description": "fault rules: only these calls"}}},
+                        "operation": {"enum": list(OPERATIONS), "description": "fault rules: only these calls"}}},
                     "action": {"type": "object", "properties": {
                         "outcome": {"enum": ["succeed", "fail", "close", "pending"]},
                         "after_s": {"type": "number"}, "reason": {"type": "string"},

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from ..appkeys import ENGINE, PROVIDERS
 from ..core import errors
-from ..core.rules import Rule
+from ..core.rules import OPERATIONS, Rule
 from ..money import fen_to_yuan, yuan_to_fen
 from . import CONSOLE, forms
 from .clock_pages import describe as duration
@@ -20,7 +20,6 @@ from .render import provider_titles, redirect, render
 OUTCOMES = ("succeed", "fail", "close", "pending")
 NOTIFY = ("normal", "delay", "drop", "duplicate")
 REFUND = ("succeed", "processing")
-OPERATIONS = ("create", "query", "close", "cancel", "refund", "refund_query")
 
 
 def describe_match(rule: Rule, provider_titles: dict[str, str] | None = None) -> str:

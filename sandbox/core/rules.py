@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, Field, field_validator
+
+
+Operation = Literal["create", "query", "close", "cancel", "refund", "refund_query"]  # what fault rules match calls by
+OPERATIONS: tuple[str, ...] = get_args(Operation)
 
 
 class RuleMatch(BaseModel):
@@ -16,7 +20,7 @@ class RuleMatch(BaseModel):
     amount: int | None = Field(default=None, gt=0)
     out_trade_no_pattern: str | None = None  # a regular expression, searched
     trade_type: str | None = None
-    operation: Literal["create", "query", "close", "cancel", "refund", "refund_query"] | None = None
+    operation: Operation | None = None
 
     @field_validator("out_trade_no_pattern")
     @classmethod
@@ -78,7 +82,7 @@ class ApiCall:
     """What an adapter knows of a call when it asks whether to fault it (None: the call does not say)."""
     provider: str
     merchant_id: str
-    operation: str
+    operation: Operation
     out_trade_no: str | None = None
     amount: int | None = None
     trade_type: str | None = None

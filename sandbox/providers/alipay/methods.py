@@ -22,7 +22,7 @@ from .wire import business
 
 Handler = Callable[[Call, BaseModel], Awaitable[dict | web.StreamResponse]]
 # method -> the operation fault rules match it by
-OPERATIONS = {"alipay.trade.page.pay": "create", "alipay.trade.wap.pay": "create", "alipay.trade.app.pay": "create",
+METHOD_OPERATIONS = {"alipay.trade.page.pay": "create", "alipay.trade.wap.pay": "create", "alipay.trade.app.pay": "create",
               "alipay.trade.precreate": "create", "alipay.trade.create": "create", "alipay.trade.query": "query",
               "alipay.trade.close": "close", "alipay.trade.cancel": "cancel", "alipay.trade.refund": "refund",
               "alipay.trade.fastpay.refund.query": "refund_query"}

@@ -22,7 +22,7 @@ from . import signing, wire
 from .channel import AlipayChannel
 from .gateway import PAGE_METHODS, Call, Rejected, api_response, biz_content, check, error_page, read_params, \
     rejected_response
-from .methods import OPERATIONS, TradeMethods, map_engine_error
+from .methods import METHOD_OPERATIONS, TradeMethods, map_engine_error
 from .models import PayBiz, fen
 
 log = logging.getLogger(__name__)
@@ -149,7 +149,7 @@ def _validated_biz(model: type[BaseModel], call: Call) -> BaseModel:
 
 def _api_call(call: Call, biz: BaseModel) -> ApiCall:
     """What fault rules match a gateway call by; an amount only for creates, and only when it parses."""
-    operation = OPERATIONS[call.method]
+    operation = METHOD_OPERATIONS[call.method]
     amount = None
     if operation == "create":
         try:
