@@ -22,10 +22,12 @@ from .wire import business
 
 Handler = Callable[[Call, BaseModel], Awaitable[dict | web.StreamResponse]]
 # method -> the operation fault rules match it by
-METHOD_OPERATIONS = {"alipay.trade.page.pay": "create", "alipay.trade.wap.pay": "create", "alipay.trade.app.pay": "create",
-              "alipay.trade.precreate": "create", "alipay.trade.create": "create", "alipay.trade.query": "query",
-              "alipay.trade.close": "close", "alipay.trade.cancel": "cancel", "alipay.trade.refund": "refund",
-              "alipay.trade.fastpay.refund.query": "refund_query"}
+METHOD_OPERATIONS = {
+    "alipay.trade.page.pay": "create", "alipay.trade.wap.pay": "create", "alipay.trade.app.pay": "create",
+    "alipay.trade.precreate": "create", "alipay.trade.create": "create", "alipay.trade.query": "query",
+    "alipay.trade.close": "close", "alipay.trade.cancel": "cancel", "alipay.trade.refund": "refund",
+    "alipay.trade.fastpay.refund.query": "refund_query",
+}
 
 
 class TradeMethods:
