@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal, get_args
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 
 Operation = Literal["create", "query", "close", "cancel", "refund", "refund_query"]  # what fault rules match calls by
@@ -57,6 +57,13 @@ class Rule(BaseModel):
     match: RuleMatch = Field(default_factory=RuleMatch)
     action: RuleAction = Field(default_factory=RuleAction)
     hits: int = Field(default=0, ge=0)  # calls faulted so far (fault rules)
+
+    @model_validator(mode="after")
+    def _fault_rules_match_what_calls_say(self):
+        if self.action.injects_fault and self.match.trade_type is not None:
+            raise ValueError("a fault rule cannot match trade_type (calls are matched by provider, merchant_id, "
+                             "operation, out_trade_no_pattern and, for creates, amount)")
+        return self
 
     def matches(self, payment) -> bool:
         """payment: anything with provider, merchant_id, amount, trade_type and out_trade_no (None: unknown)."""

@@ -126,8 +126,10 @@ def test_fault_rules_do_not_touch_new_payments_and_are_validated(sandbox):
     for bad in ({"api_delay_s": 61}, {"api_times": 0}, {"api_delay_s": -1}):
         response = requests.post(f"{sandbox.url}/_sandbox/api/rules", json={"action": bad}, timeout=5)
         assert response.status_code == 400 and response.json()["error"]["code"] == "INVALID_BODY"
-    response = requests.post(f"{sandbox.url}/_sandbox/api/rules", json={"match": {"operation": "pay"}}, timeout=5)
-    assert response.status_code == 400
+    for bad in ({"match": {"operation": "pay"}},  # not an operation
+                {"match": {"trade_type": "NATIVE"}, "action": {"api_error": True}}):  # calls do not say their type
+        response = requests.post(f"{sandbox.url}/_sandbox/api/rules", json=bad, timeout=5)
+        assert response.status_code == 400 and response.json()["error"]["code"] == "INVALID_BODY", bad
 
 
 def test_a_dropped_connection_gets_no_answer_and_changes_nothing(sandbox):
