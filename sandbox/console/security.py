@@ -96,11 +96,12 @@ async def protect(request: web.Request, handler):
             raise web.HTTPSeeOther(f"{CONSOLE}/login?next={urllib.parse.quote(request.rel_url.path)}")
         return _refuse(request, 401, "Sign in needed", "This sandbox asks for its admin token.")
     cookie = request.cookies.get(CSRF_COOKIE, "")
-    if _csrf_checked(path) and request.method not in SAFE_METHODS and not await _form_readable(request):
-        return _refuse(request, 400, "Unreadable form", "The form's body could not be read.")
-    if _csrf_checked(path) and request.method not in SAFE_METHODS and not await _csrf_ok(request, cookie):
-        return _refuse(request, 403, "Form check failed",
-                       "The form's security token did not match (CSRF). Reload the page and try again.")
+    if _csrf_checked(path) and request.method not in SAFE_METHODS:
+        if not await _form_readable(request):
+            return _refuse(request, 400, "Unreadable form", "The form's body could not be read.")
+        if not await _csrf_ok(request, cookie):
+            return _refuse(request, 403, "Form check failed",
+                           "The form's security token did not match (CSRF). Reload the page and try again.")
     request[CSRF_KEY] = cookie or secrets.token_urlsafe(32)
     response = await handler(request)
     if not cookie and _csrf_checked(path) and not response.prepared:

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from ...cashier.urls import cashier_url
 from ...core import errors
 from ...core.models import NewPayment, Payment, PaymentStatus
-from ...core.rules import ApiCall
+from ...core.rules import ApiCall, Operation
 from ..base import injected_fault, logged_request, pay_by_code
 from . import models, v3_crypto, wire
 from .v3_http import Authenticated, V3Error, authenticate, param_error, respond
@@ -21,13 +21,13 @@ TRADE_TYPES = {"jsapi": "JSAPI", "app": "APP", "h5": "H5", "native": "NATIVE", "
 _KINDS = "{kind:jsapi|app|h5|native|codepay}"
 
 
-def endpoint(operation: str | None = None):
+def endpoint(operation: Operation | None = None):
     """Authenticate, run, and answer signed; every failure becomes the real error shape. `operation` is what fault
     rules match the call by (None: never faulted)."""
     return functools.partial(_endpoint, operation)
 
 
-def _endpoint(operation: str | None, fn):
+def _endpoint(operation: Operation | None, fn):
     @functools.wraps(fn)
     async def handler(self: "V3Api", request: web.Request) -> web.Response:
         merchant = who = None
@@ -72,7 +72,7 @@ class V3Api:
 
     # ----- create ------------------------------------------------------------------------------------------------
 
-    @endpoint('create')
+    @endpoint("create")
     async def create(self, request: web.Request, who: Authenticated):
         kind, partner = request.match_info["kind"], _is_partner(request)
         body = (models.PartnerOrder if partner else models.DirectOrder).model_validate(who.json())
@@ -128,18 +128,18 @@ class V3Api:
 
     # ----- query and close ---------------------------------------------------------------------------------------
 
-    @endpoint('query')
+    @endpoint("query")
     async def query_by_out_trade_no(self, request: web.Request, who: Authenticated):
         payment = await self._order(request, who, request.match_info["no"], dict(request.query))
         return 200, wire.v3_transaction(payment, who.creds["mchid"])
 
-    @endpoint('query')
+    @endpoint("query")
     async def query_by_transaction_id(self, request: web.Request, who: Authenticated):
         payment = await self._order(request, who, None, dict(request.query),
                                     transaction_id=request.match_info["transaction_id"])
         return 200, wire.v3_transaction(payment, who.creds["mchid"])
 
-    @endpoint('close')
+    @endpoint("close")
     async def close(self, request: web.Request, who: Authenticated):
         partner = _is_partner(request)
         body = (models.PartnerClose if partner else models.DirectClose).model_validate(who.json())
@@ -177,7 +177,7 @@ class V3Api:
 
     # ----- refunds -----------------------------------------------------------------------------------------------
 
-    @endpoint('refund')
+    @endpoint("refund")
     async def refund(self, request: web.Request, who: Authenticated):
         body = models.RefundRequest.model_validate(who.json())
         payment = await self._find(who, body.out_trade_no if not body.transaction_id else None, body.transaction_id)
@@ -201,7 +201,7 @@ class V3Api:
             raise V3Error(400, "INVALID_REQUEST", "out_refund_no已用于另一笔退款金额不同的退款") from None
         return 200, wire.v3_refund(await self.engine.get_payment(payment.id), refund)
 
-    @endpoint('refund_query')
+    @endpoint("refund_query")
     async def refund_query(self, request: web.Request, who: Authenticated):
         refund = await self.engine.find_merchant_refund(who.merchant.id, PROVIDER,
                                                         out_refund_no=request.match_info["out_refund_no"])
@@ -285,7 +285,7 @@ def _check_reusable(payment: Payment) -> None:
         raise V3Error(400, "ORDER_CLOSED")
 
 
-def _api_call(operation: str, request: web.Request, who: Authenticated) -> ApiCall:
+def _api_call(operation: Operation, request: web.Request, who: Authenticated) -> ApiCall:
     """What fault rules match a call by: out_trade_no from the path or body, the amount of a create."""
     body = {}
     if request.method == "POST":
