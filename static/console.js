@@ -37,7 +37,7 @@
     var body = document.getElementById("payment-rows");
     var seen = {};
     body.querySelectorAll("tr[data-id]").forEach(function (tr) { seen[tr.dataset.id] = tr.innerHTML; });
-    fetchFragment(location.href).then(function (html) {
+    return fetchFragment(location.href).then(function (html) {
       var tmp = document.createElement("table");
       tmp.innerHTML = html;
       var fresh = tmp.querySelector("tbody");
@@ -68,7 +68,7 @@
   function refreshPayment() {
     // keep what the reader opened (collapsible blocks) and what they were typing
     if (typing()) return debounce(refreshPayment); // try again once the field is left alone
-    fetchFragment(location.pathname).then(function (html) {
+    return fetchFragment(location.pathname).then(function (html) {
       if (typing()) return debounce(refreshPayment); // they started typing while the fragment was on its way
       var open = Array.prototype.map.call(paymentBox.querySelectorAll("details[open][id]"), function (d) { return d.id; });
       paymentBox.innerHTML = html;
@@ -93,11 +93,15 @@
     var source = new EventSource("/_sandbox/events");
     source.onopen = function () {
       if (status) status.classList.add("on");
-      // catch up on whatever happened between rendering the page and (re)connecting the stream
-      if (list) debounce(refreshList);
-      if (paymentBox) debounce(refreshPayment);
+      // catch up on whatever happened between rendering the page and (re)connecting the stream; "synced" says the
+      // catch-up is in (tests and people may rely on the forms staying put from then on)
+      var refresh = list ? refreshList : paymentBox ? refreshPayment : null;
+      if (!refresh) { if (status) status.classList.add("synced"); return; }
+      debounce(function () {
+        Promise.resolve(refresh()).then(function () { if (status) status.classList.add("synced"); });
+      });
     };
-    source.onerror = function () { if (status) status.classList.remove("on"); };
+    source.onerror = function () { if (status) status.classList.remove("on", "synced"); };
     source.onmessage = function (e) {
       try { onMessage(JSON.parse(e.data)); } catch (err) { /* ignore a malformed message */ }
     };
