@@ -91,11 +91,18 @@ async def test_clock_jump_replays_the_whole_schedule_in_order_then_fails(running
     receiver.reply = (500, "no")
     payment = await paid(engine, receiver.url())
     await asyncio.to_thread(receiver.wait_for, 1)
-    await asyncio.sleep(0.2)
-    assert len(receiver.received) == 1  # the next retry is 60 s away on the sandbox clock
+    (n,) = await engine.list_notifications(payment.id)
+
+    async def journaled():
+        return (await engine.get_notification(n.id)).attempts == 1
+    await wait_until(journaled)
+    first = await engine.get_notification(n.id)
+    # the next retry is due 60 s (sandbox clock) after the first attempt was due, not any sooner
+    due = first.attempt_log[0].due_at
+    assert first.status.value == "pending" and first.next_attempt_at == pytest.approx(due + 60, abs=0.01)
+    assert first.next_attempt_at > engine.clock.now() + 50
     await engine.advance_clock(86400)
     await asyncio.to_thread(receiver.wait_for, 4)
-    (n,) = await engine.list_notifications(payment.id)
     await wait_until(lambda: _status(engine, n.id, "failed"))
     log = (await engine.get_notification(n.id)).attempt_log
     assert [a.number for a in log] == [1, 2, 3, 4] and len(receiver.received) == 4
@@ -120,11 +127,21 @@ async def test_timeouts_and_refused_connections_are_journaled_as_errors(running,
 
 async def test_delayed_notify_waits_for_the_sandbox_clock(running, receiver):
     engine, _ = running
-    await paid(engine, receiver.url(), notify_delay_s=3600)
-    await asyncio.sleep(0.3)
-    assert receiver.received == []
+    payment = await paid(engine, receiver.url(), notify_delay_s=3600)
+    (n,) = await engine.list_notifications(payment.id)
+    # queued an hour ahead on the sandbox clock: nothing is due now (no sleep-and-look needed to know it)
+    assert n.status.value == "pending" and n.attempts == 0
+    assert n.next_attempt_at == n.created_at + 3600
+    assert await engine.due_notifications(10) == []
     await engine.advance_clock(3600)
     await asyncio.to_thread(receiver.wait_for, 1)
+
+    async def journaled():
+        return (await engine.get_notification(n.id)).attempts == 1
+    await wait_until(journaled)
+    (attempt,) = (await engine.get_notification(n.id)).attempt_log
+    assert attempt.due_at == n.next_attempt_at and attempt.at >= n.next_attempt_at
+    assert len(receiver.received) == 1
 
 
 async def test_many_notifications_with_bounded_concurrency(running, receiver):
