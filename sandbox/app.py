@@ -6,6 +6,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from .apps import all_apps
 from .appkeys import ENGINE, NOTIFIER, PROVIDERS, SETTINGS
 from .cashier.pages import setup as setup_cashier
 from .console.api import setup_admin_api
@@ -29,7 +30,7 @@ log = logging.getLogger(__name__)
 def create_app(settings: Settings | None = None) -> web.Application:
     settings = settings or Settings()
     app = web.Application(client_max_size=settings.max_body_bytes)
-    providers: dict[str, Provider] = {p.name: p for p in all_providers()}
+    providers: dict[str, Provider] = {p.name: p for p in [*all_providers(), *all_apps()]}
     database = Database(settings.db)
     engine = Engine(database, Clock(), {name: p.channel for name, p in providers.items() if p.channel}, Bus())
     app[SETTINGS], app[ENGINE], app[PROVIDERS] = settings, engine, providers

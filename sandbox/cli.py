@@ -51,12 +51,15 @@ def banner(app: web.Application) -> str:
              f"  console      {base}/_sandbox/",
              f"  admin API    {base}/_sandbox/api/  (OpenAPI: {base}/_sandbox/api/openapi.json)"]
     for name, provider in providers.items():
-        lines.append(f"  {provider.title:<12} {base}  paths {PROVIDER_PATHS.get(name, '')}")
+        lines.append(f"  {provider.title:<12} {base}  paths {PROVIDER_PATHS.get(name) or getattr(provider, 'paths', '')}")
     lines.append("Merchants:")
     for merchant in engine.merchants():
         ids = ", ".join(f"{p}={k}" for p, c in merchant.credentials.items()
                         for k in providers[p].lookup_keys(c)) if merchant.credentials else ""
         lines.append(f"  {merchant.id:<24} {ids}")
+        for name in merchant.credentials:  # an app's demo users, as its fixtures made them
+            if getattr(providers[name], "demo_users", None) and settings.fixtures:
+                lines.append(f"  {'':<24} {providers[name].demo_users}")
     lines.append("Ctrl-C to stop.")
     return "\n".join(lines)
 

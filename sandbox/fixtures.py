@@ -39,9 +39,13 @@ async def load_fixtures(engine: Engine, providers: dict[str, Provider], folder: 
     created = 0
     for entry in read_merchants(path):
         credentials = {name: c for name, c in entry["credentials"].items() if name in providers}
-        await engine.create_merchant(entry["name"], credentials, lookup_keys(providers, credentials),
-                                     merchant_id=entry["id"])
+        merchant = await engine.create_merchant(entry["name"], credentials, lookup_keys(providers, credentials),
+                                                merchant_id=entry["id"])
         created += 1
+        for name in credentials:  # an app's demo users, orders, gift packs … (in the app's own fixtures folder)
+            load_demo_data = getattr(providers[name], "load_demo_data", None)
+            if load_demo_data is not None:
+                await load_demo_data(merchant, path / name)
     rules_file = path / "rules.json"
     if rules_file.exists() and not engine.rules():
         for rule in json.loads(rules_file.read_text(encoding="utf-8"))["rules"]:

@@ -24,6 +24,8 @@ from .ids import new_id
 from .models import (
     CloseReason, Event, Merchant, NewPayment, Notification, Payment, PaymentStatus, Refund,
 )
+from .app_data import AppDataOperations
+from .ledger import Funding, LedgerOperations
 from .outbox import NotificationOperations
 from .refunds import RefundOperations
 from .rules import ApiCall, Rule, RuleAction, fault_rule, matching
@@ -31,7 +33,7 @@ from .rules import ApiCall, Rule, RuleAction, fault_rule, matching
 CLOCK_OFFSET_KEY = "clock_offset_s"
 
 
-class Engine(RefundOperations, NotificationOperations):
+class Engine(RefundOperations, NotificationOperations, LedgerOperations, AppDataOperations):
     def __init__(self, database: store_db.Database, clock: Clock, channels: Mapping[str, NotifyChannel],
                  bus: Bus | None = None):
         self.db = database
@@ -99,7 +101,11 @@ class Engine(RefundOperations, NotificationOperations):
         fingerprint = dumps(new.fingerprint)
         expires_at = new.expires_at or (now + new.expires_in_s if new.expires_in_s else None)
         rule = matching(self._rules, new)
-        record = new.model_dump(exclude={"fingerprint", "expires_in_s"})
+        record = new.model_dump(exclude={"fingerprint", "expires_in_s", "funding", "app_order", "records"})
+        if new.funding is not None:
+            record["extra"] = {**record["extra"], "funding": new.funding.model_dump()}
+        if new.app_order is not None:
+            record["extra"] = {**record["extra"], "app_order": new.app_order.model_dump()}
         record.update(id=new_id("pay"), status=PaymentStatus.PENDING.value, refunded_amount=0,
                       fingerprint=fingerprint, created_at=now, updated_at=now, expires_at=expires_at)
         if rule is not None:
@@ -122,6 +128,10 @@ class Engine(RefundOperations, NotificationOperations):
                 return existing
             payments_store.insert_encoded(conn, payment_row)
             events_store.insert_encoded(conn, event_row)
+            if new.records or new.funding or new.app_order:  # an app's payment: its records, holds and order
+                self._put_records(conn, new.records)
+                self._hold_funding(conn, payment, now)
+                self._link_app_order(conn, payment, now)
             return None
 
         existing = await self.db.transaction(work)
@@ -178,12 +188,17 @@ class Engine(RefundOperations, NotificationOperations):
         }
 
     async def succeed(self, payment_id: str, *, actor: str = "api", payer: dict | None = None,
-                      notify_delay_s: float | None = None, reason: str | None = None) -> Payment:
+                      notify_delay_s: float | None = None, reason: str | None = None,
+                      funding: Funding | None = None) -> Payment:
+        """Mark paid. A payment funded from app accounts takes the money in the same transaction (`funding` names
+        the accounts to debit now, instead of those planned at creation); not enough → InsufficientFunds, and the
+        payment stays as it was."""
         def change(payment: dict, now: float):
             payment.update(status=PaymentStatus.SUCCEEDED.value, paid_at=now)
             if payer:
                 payment["payer"] = {**payment["payer"], **payer}
-        return await self._transition(payment_id, PaymentStatus.SUCCEEDED, change, actor, reason, notify_delay_s)
+        return await self._transition(payment_id, PaymentStatus.SUCCEEDED, change, actor, reason, notify_delay_s,
+                                      funding)
 
     async def fail(self, payment_id: str, *, actor: str = "api", reason: str | None = None,
                    notify_delay_s: float | None = None) -> Payment:
@@ -198,7 +213,8 @@ class Engine(RefundOperations, NotificationOperations):
         return await self._transition(payment_id, PaymentStatus.CLOSED, change, actor, reason or why.value,
                                       notify_delay_s)
 
-    async def _transition(self, payment_id, target: PaymentStatus, change, actor, reason, notify_delay_s) -> Payment:
+    async def _transition(self, payment_id, target: PaymentStatus, change, actor, reason, notify_delay_s,
+                          funding: Funding | None = None) -> Payment:
         def work(conn):
             now = self.clock.now()
             payment = self._load(conn, payment_id)
@@ -209,12 +225,46 @@ class Engine(RefundOperations, NotificationOperations):
             record.update(updated_at=now, auto_action=None, auto_action_at=None)
             payments_store.update(conn, record)
             payment = Payment.model_validate(record)
+            if funding is not None or "funding" in payment.extra or "app_order" in payment.extra:  # an app's payment
+                succeeded = target is PaymentStatus.SUCCEEDED
+                self._settle_funding(conn, payment, succeeded, now, actor, funding)
+                self._settle_app_order(conn, payment, succeeded, now)
             summary = f"{target.value.lower()} by {actor}" + (f": {reason}" if reason else "")
             self._event(conn, payment_id, now, "state", summary, {"status": target.value, "actor": actor})
             queued = self._queue_notifications(conn, payment, None, now, notify_delay_s)
             return payment, queued
         payment, queued = await self.db.transaction(work)
         self._published(payment, bool(queued))
+        return payment
+
+    async def amend_pending(self, payment_id: str, *, amount: int, trade_type: str, fingerprint: dict[str, Any],
+                            extra: dict[str, Any] | None = None, expires_at: float | None = None,
+                            actor: str = "api") -> Payment:
+        """Re-apply for an unpaid payment with new terms (hmall: the same biz order asked again on another pay
+        channel resets its pay order). Only a PENDING payment without holds changes."""
+        if amount <= 0:
+            raise errors.InvalidInput("amount must be positive")
+
+        def work(conn):
+            now = self.clock.now()
+            payment = self._load(conn, payment_id)
+            if payment.status is not PaymentStatus.PENDING:
+                raise errors.InvalidState(f"payment is {payment.status.value}; only a pending one is amended", payment)
+            if (payment.extra.get("funding") or {}).get("hold"):
+                raise errors.InvalidState("a payment holding money cannot be amended", payment)
+            record = payment.model_dump(mode="json")
+            record.update(amount=amount, trade_type=trade_type, fingerprint=dumps(fingerprint), updated_at=now,
+                          extra={**payment.extra, **(extra or {})})
+            if expires_at is not None:
+                record["expires_at"] = expires_at
+            payments_store.update(conn, record)
+            self._event(conn, payment_id, now, "state", f"amended by {actor}: {trade_type}, {amount} fen",
+                        {"amount": amount, "trade_type": trade_type, "actor": actor})
+            return Payment.model_validate(record)
+        payment = await self.db.transaction(work)
+        if payment.expires_at is not None and self.on_deadline is not None:
+            self.on_deadline(payment.expires_at)
+        self._published(payment)
         return payment
 
     async def cancel(self, payment_id: str, *, actor: str = "api", out_refund_no: str | None = None,

@@ -75,6 +75,12 @@ class RefundExceedsPayment(SandboxError):
         self.payment = payment
 
 
+class InsufficientFunds(SandboxError):
+    """An app user's account (balance, points) has less available than a payment needs."""
+    code = "INSUFFICIENT_FUNDS"
+    http_status = 409
+
+
 class InvalidInput(SandboxError):
     code = "INVALID_INPUT"
 

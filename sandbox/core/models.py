@@ -6,6 +6,9 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from .app_data import AppOrderLink, AppRecord
+from .ledger import Funding
+
 
 class PaymentStatus(StrEnum):
     PENDING = "PENDING"
@@ -65,6 +68,11 @@ class NewPayment(BaseModel):
     raw_request: str | None = None
     expires_in_s: float | None = None
     expires_at: float | None = None
+    # An app's payment: the accounts it is paid from (core/ledger.py), the app order that follows it and app
+    # records written with it (core/app_data.py), all in the payment's own transaction.
+    funding: Funding | None = None
+    app_order: AppOrderLink | None = None
+    records: list[AppRecord] = Field(default_factory=list)
 
 
 class Payment(BaseModel):

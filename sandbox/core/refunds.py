@@ -66,6 +66,8 @@ class RefundOperations:
                     f"{'refund of' if held else 'refunded'} {amount} fen by {actor} ({out_refund_no})"
                     + (" processing" if held else "") + (", order canceled" if canceling else ""),
                     {"refund_id": refund.id, "amount": amount, "actor": actor, "status": refund.status.value})
+        if not held:
+            self._refund_funding(conn, payment, amount, now, actor)
         queued = [] if held else self._queue_notifications(conn, payment, refund, now, None)
         return payment, refund, True, bool(queued)
 
@@ -88,7 +90,9 @@ class RefundOperations:
                 "status": outcome, "succeeded_at": now if outcome is RefundStatus.SUCCEEDED else None,
                 "extra": {**refund.extra, **({"reason": reason} if reason else {})}})
             payments_store.update_refund(conn, refund.model_dump(mode="json"))
-            if outcome is not RefundStatus.SUCCEEDED:  # the reserved amount goes back
+            if outcome is RefundStatus.SUCCEEDED:
+                self._refund_funding(conn, payment, refund.amount, now, actor)
+            else:  # the reserved amount goes back
                 record = payment.model_dump(mode="json")
                 left = payment.refunded_amount - refund.amount
                 record.update(refunded_amount=left, updated_at=now,
