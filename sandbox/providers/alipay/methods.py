@@ -14,6 +14,8 @@ from pydantic import BaseModel
 from ...cashier.urls import cashier_url
 from ...core import errors
 from ...core.engine import Engine
+from ...core.app_data import AppOrderLink, AppRecord
+from ...core.ledger import Funding
 from ...core.models import NewPayment, Payment, PaymentStatus, RefundStatus
 from ...settings import Settings
 from . import models, wire
@@ -62,8 +64,12 @@ class TradeMethods:
         payment = await self.open_trade(call, biz)
         return {**_ok(), "out_trade_no": payment.out_trade_no, "trade_no": payment.provider_trade_no}
 
-    async def open_trade(self, call: Call, biz: models.PayBiz) -> Payment:
-        """Create the trade, or hand back the one an identical earlier request made (still unpaid)."""
+    async def open_trade(self, call: Call, biz: models.PayBiz, *, funding: Funding | None = None,
+                         app_order: AppOrderLink | None = None, records: list[AppRecord] | None = None) -> Payment:
+        """Create the trade, or hand back the one an identical earlier request made (still unpaid).
+
+        An app that plays a merchant backend (sandbox/apps) opens its trade here, with what the engine keeps beside
+        it: the accounts it holds money on, the app order that follows it, the app records written with it."""
         try:
             amount = biz.amount_fen
         except ValueError as exc:
@@ -88,7 +94,8 @@ class TradeMethods:
             fingerprint={"amount": amount, "subject": biz.subject, "buyer_id": biz.buyer_id,
                          "buyer_open_id": biz.buyer_open_id, "seller_id": biz.seller_id},
             raw_request=json.dumps({k: v for k, v in call.params.items() if k != "sign"}, ensure_ascii=False),
-            expires_at=wire.expiry(now, biz.timeout_express, biz.time_expire))
+            expires_at=wire.expiry(now, biz.timeout_express, biz.time_expire),
+            funding=funding, app_order=app_order, records=records or [])
         try:
             payment, created = await self.engine.create_payment(new)
         except errors.DuplicateOrder as exc:
