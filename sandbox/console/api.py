@@ -18,6 +18,7 @@ from ..core.refunds import SETTLE_OUTCOMES
 from ..core.rules import Rule
 from ..providers.base import InvalidOptions, fresh_credentials
 from . import MAX_NOTIFY_DELAY_S
+from .apps_api import add_app_routes
 from .openapi import openapi_document
 from .serialize import clock_json, merchant_json, notification_json, payment_detail_json, payment_json
 
@@ -312,4 +313,5 @@ def setup_admin_api(app: web.Application) -> None:
     r.add_post(f"{API}/clock/advance", advance_clock)
     r.add_post(f"{API}/reset", reset)
     r.add_post(f"{API}/alipay/app-pay", alipay_app_pay)
+    add_app_routes(r)
     r.add_route("*", f"{API}/{{tail:.*}}", not_found)

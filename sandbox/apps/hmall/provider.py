@@ -13,7 +13,7 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from ...core import errors
-from ...core.app_data import AppOrderLink
+from ...core.app_data import AppOrderLink, AppRecord
 from ...core.engine import Engine
 from ...core.ledger import Funding, Movement, account_id
 from ...core.models import Merchant, NewPayment, Payment
@@ -81,6 +81,38 @@ class HmallApp:
                                          lookup=user["username"].lower(), actor=actor)
         await self.engine.open_account(merchant.id, wire.APP, str(user["id"]), "balance",
                                        opening=int(user.get("balance", 0)), actor=actor)
+
+    # ----- admin API (sandbox/console/apps_api.py) -------------------------------------------------------------
+
+    async def admin_put(self, merchant: Merchant, kind: str, record_id: str, data: dict[str, Any]) -> AppRecord:
+        """A user: {username, password (plain: hashed with bcrypt as the original stores it), phone, status,
+        balance (opening, fen)}; an order: {user_id, status}."""
+        if kind == "user":
+            user = _valid_user(record_id, data)
+            user["password"] = await _hashed(user["password"])
+            await self.save_user(merchant, user, actor="api")
+            return await self.engine.app_record(merchant.id, kind, record_id)
+        if kind == "order":
+            if not record_id.isdigit():
+                raise errors.InvalidInput("an hmall order id is a number")
+            return await self.engine.put_app_record(
+                merchant.id, wire.APP, kind, record_id,
+                {"id": record_id, "user_id": data.get("user_id"), "status": data.get("status", wire.ORDER_UNPAID),
+                 "pay_state": "unpaid"}, actor="api")
+        raise errors.InvalidInput("hmall keeps users and orders")
+
+    async def admin_patch(self, merchant: Merchant, kind: str, record_id: str, data: dict[str, Any]) -> AppRecord:
+        """Freeze or unfreeze a user ({"status": 0|1}), set a password ({"password": "…"})."""
+        if kind != "user" or not set(data) <= {"status", "password", "phone"}:
+            raise errors.InvalidInput("a user's status, password or phone can be changed")
+        changes = dict(data)
+        if "status" in changes and changes["status"] not in (wire.USER_FROZEN, wire.USER_NORMAL):
+            raise errors.InvalidInput("status is 0 (frozen) or 1 (active)")
+        if "password" in changes:
+            if not isinstance(changes["password"], str) or not 1 <= len(changes["password"]) <= 72:
+                raise errors.InvalidInput("password: 1-72 characters")
+            changes["password"] = await _hashed(changes["password"])
+        return await self.engine.update_app_record(merchant.id, kind, record_id, changes, actor="api")
 
     # ----- wire ----------------------------------------------------------------------------------------------
 
@@ -246,6 +278,31 @@ class HmallApp:
         if payment is None:
             return web.Response(status=200)  # Spring writes a null body as nothing
         return wire.json_response(models.pay_order_vo(payment))
+
+
+def _valid_user(record_id: str, data: dict[str, Any]) -> dict[str, Any]:
+    username, password = data.get("username"), data.get("password")
+    if not record_id.isdigit() or len(record_id) > 18:
+        raise errors.InvalidInput("an hmall user id is a number")
+    if not isinstance(username, str) or not 1 <= len(username) <= 64:
+        raise errors.InvalidInput("username: 1-64 characters")
+    if not isinstance(password, str) or not 1 <= len(password) <= 72:
+        raise errors.InvalidInput("password: 1-72 characters")
+    balance, status = data.get("balance", 0), data.get("status", wire.USER_NORMAL)
+    if not isinstance(balance, int) or isinstance(balance, bool) or not 0 <= balance <= 10 ** 12:
+        raise errors.InvalidInput("balance: whole fen, 0 or more")
+    if status not in (wire.USER_FROZEN, wire.USER_NORMAL):
+        raise errors.InvalidInput("status is 0 (frozen) or 1 (active)")
+    return {"id": int(record_id), "username": username, "password": password, "phone": str(data.get("phone", "")),
+            "status": status, "balance": balance}
+
+
+async def _hashed(password: str) -> str:
+    """What BCryptPasswordEncoder stores ($2a$, cost 10); a given bcrypt hash is kept as it is."""
+    if password.startswith(("$2a$", "$2b$", "$2y$")) and len(password) == 60:
+        return password
+    hashed = await asyncio.to_thread(bcrypt.hashpw, password.encode(), bcrypt.gensalt(10, prefix=b"2a"))
+    return hashed.decode()
 
 
 async def _password_matches(password: str | None, hashed: str | None) -> bool:
