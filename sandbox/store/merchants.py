@@ -36,3 +36,7 @@ def key_owner(conn: sqlite3.Connection, provider: str, key: str) -> str | None:
 
 def all_keys(conn: sqlite3.Connection) -> list[tuple[str, str, str]]:
     return [tuple(r) for r in conn.execute("SELECT provider, key, merchant_id FROM merchant_keys")]
+
+
+def update_credentials(conn: sqlite3.Connection, merchant_id: str, credentials: dict) -> None:
+    conn.execute("UPDATE merchants SET credentials = ? WHERE id = ?", (dumps(credentials), merchant_id))

@@ -101,6 +101,29 @@ class HmallApp:
                  "pay_state": "unpaid"}, actor="api")
         raise errors.InvalidInput("hmall keeps users and orders")
 
+    async def admin_action(self, merchant: Merchant, action: str, body: dict[str, Any]) -> dict[str, Any]:
+        """`settings`: {"trade_notify_url": "http…" or null, "token_ttl_s": N} (pay orders created from then on
+        notify the new URL)."""
+        if action != "settings":
+            raise errors.NotFound(f"hmall has no action {action!r}; it has: settings")
+        changes: dict[str, Any] = {}
+        if "trade_notify_url" in body:
+            url = body["trade_notify_url"]
+            if url is not None and not (isinstance(url, str) and url.startswith(("http://", "https://"))
+                                        and len(url) <= 2048):
+                raise errors.InvalidInput("trade_notify_url must be an http(s) URL or null")
+            changes["trade_notify_url"] = url
+        if "token_ttl_s" in body:
+            ttl = body["token_ttl_s"]
+            if not isinstance(ttl, int) or isinstance(ttl, bool) or not 1 <= ttl <= 366 * 86400:
+                raise errors.InvalidInput("token_ttl_s: whole seconds, 1 to a year")
+            changes["token_ttl_s"] = ttl
+        if changes:
+            merchant = await self.engine.update_settings(merchant.id, wire.APP, changes)
+        creds = merchant.for_provider(wire.APP)
+        return {"merchant_id": merchant.id, "trade_notify_url": creds.get("trade_notify_url"),
+                "token_ttl_s": creds.get("token_ttl_s", 1800), "jwt_public_key_pem": creds["jwt_public_key_pem"]}
+
     async def admin_patch(self, merchant: Merchant, kind: str, record_id: str, data: dict[str, Any]) -> AppRecord:
         """Freeze or unfreeze a user ({"status": 0|1}), set a password ({"password": "…"})."""
         if kind != "user" or not set(data) <= {"status", "password", "phone"}:
