@@ -5,8 +5,18 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_FIXTURES = ROOT / "fixtures"
+PACKAGE = Path(__file__).resolve().parent
+
+
+def data_path(name: str) -> Path:
+    """templates/, static/ or fixtures/. They are top-level folders of the repository; a wheel (`pip install .`)
+    carries them inside the package as sandbox/data/NAME (see setup.py). The installed copy wins, so an install never
+    reads folders that merely happen to sit next to it in site-packages."""
+    installed = PACKAGE / "data" / name
+    return installed if installed.is_dir() else PACKAGE.parent / name
+
+
+DEFAULT_FIXTURES = data_path("fixtures")
 
 
 @dataclass

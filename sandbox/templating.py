@@ -10,10 +10,10 @@ import jinja2
 from aiohttp import web
 
 from .money import fen_to_yuan
-from .settings import ROOT
+from .settings import data_path
 
-TEMPLATES = ROOT / "templates"
-STATIC = ROOT / "static"
+TEMPLATES = data_path("templates")
+STATIC = data_path("static")
 STATIC_PREFIX = "/_sandbox/static"
 
 

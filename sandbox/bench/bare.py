@@ -10,13 +10,14 @@ import json
 import secrets
 import sys
 import time
-from pathlib import Path
 
 from aiohttp import web
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
+from ..settings import DEFAULT_FIXTURES
+
+FIXTURES = DEFAULT_FIXTURES
 PLATFORM_KEY = serialization.load_pem_private_key(
     json.loads((FIXTURES / "wechat" / "demo-pubkey.json").read_text())["platform_private_key_pem"].encode(), None)
 

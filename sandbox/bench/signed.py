@@ -12,16 +12,16 @@ import re
 import subprocess
 import time
 import urllib.parse
-from pathlib import Path
 
 import aiohttp
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 
 from ..providers.alipay import signing as alipay_signing
+from ..settings import DEFAULT_FIXTURES
 from .load import measured
 
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
+FIXTURES = DEFAULT_FIXTURES
 
 
 def openssl_rsa2048_sign_rate(seconds: int = 3) -> float | None:
