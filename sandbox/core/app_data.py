@@ -4,7 +4,8 @@ its payment. Part of the engine (a mixin of Engine).
 A payment made for an app order carries an `AppOrderLink` (payment.extra["app_order"]): in the transaction of each of
 the payment's changes the order record follows it: `pay_state` paying → paid (with paid_at and the payment's id),
 or back to unpaid when the payment fails, closes or expires; records the order consumes (a coupon) are marked used
-when it is paid. Each app maps pay_state to its own status codes.
+when it is paid. An order has one open payment at a time: another is refused while the one it follows is
+still pending (the app closes that one first). Each app maps pay_state to its own status codes.
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from ..store import app_records as records_store
+from ..store import payments as payments_store
 from . import errors
 
 
@@ -95,6 +97,12 @@ class AppDataOperations:
             return
         if row["data"].get("pay_state") == "paid":
             raise errors.InvalidState(f"{link.app} order {link.order_id} is paid already", payment)
+        current = row["data"].get("payment_id")
+        if row["data"].get("pay_state") == "paying" and current not in (None, payment.id):
+            other = payments_store.get(conn, current)
+            if other is not None and other["status"] == "PENDING":
+                # one open payment per order: two concurrent pay calls could otherwise both be paid
+                raise errors.InvalidState(f"{link.app} order {link.order_id} is being paid by {current}", payment)
         row["data"].update(pay_state="paying", payment_id=payment.id)
         row["updated_at"] = now
         records_store.put(conn, row)
