@@ -1,5 +1,5 @@
-"""Start the payment sandbox: python run.py --help"""
+"""Start the payment sandbox from a checkout: python run.py --help (installed, `payment-sandbox` does the same)."""
 from sandbox.cli import main
 
 if __name__ == "__main__":
-    main()
+    main(prog="python run.py")

@@ -6,9 +6,11 @@ from pathlib import Path
 
 from aiohttp import web
 
+from .access_log import setup_access_log
 from .apps import all_apps
 from .appkeys import ENGINE, NOTIFIER, PROVIDERS, SETTINGS
 from .cashier.pages import setup as setup_cashier
+from .console import CONSOLE
 from .console.api import setup_admin_api
 from .console.pages import setup as setup_console
 from .console.security import setup_security
@@ -42,9 +44,16 @@ def create_app(settings: Settings | None = None) -> web.Application:
     setup_security(app)
     setup_console(app)
     setup_cashier(app)
+    app.router.add_get("/", to_console)
+    setup_access_log(app)
 
     app.cleanup_ctx.append(_engine_ctx)
     return app
+
+
+async def to_console(request: web.Request) -> web.Response:
+    """The bare root: nothing of a provider's lives there, so a browser pointed at the sandbox lands on the console."""
+    raise web.HTTPFound(f"{CONSOLE}/")
 
 
 async def _engine_ctx(app: web.Application):

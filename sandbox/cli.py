@@ -1,12 +1,17 @@
-"""`python run.py`: start the sandbox. Flags override SANDBOX_* environment variables, which override defaults."""
+"""Start the sandbox: `payment-sandbox`, `python -m sandbox` or `python run.py` (the same main).
+
+Flags override SANDBOX_* environment variables, which override defaults."""
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
+import socket
 import sys
 
 from aiohttp import web
 
+from .access_log import ACCESS_LOG, AccessLogger
 from .app import create_app
 from .appkeys import ENGINE, PROVIDERS, SETTINGS
 from .settings import Settings
@@ -16,20 +21,23 @@ PROVIDER_PATHS = {
     "wechat": "/v3/  /pay/  /secapi/  /sandboxnew/",
     "alipay": "/gateway.do",
 }
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+PORT_IN_USE = 2  # exit code
 
 
-def parse_args(argv: list[str] | None = None) -> Settings:
+def parse_args(argv: list[str] | None = None, prog: str | None = None) -> Settings:
     env = Settings.from_env()
     parser = argparse.ArgumentParser(
-        prog="python run.py",
-        description="Payment provider sandbox: WeChat Pay, Alipay, QuickPay and merchant pay APIs on one port.",
+        prog=prog,
+        description="Payment provider sandbox: WeChat Pay (APIv3 and v2), Alipay and QuickPay on one port, with a web "
+                    "console, an admin API and a pytest plugin.",
     )
     parser.add_argument("--host", default=env.host, help="address to listen on (SANDBOX_HOST, default %(default)s)")
     parser.add_argument("--port", type=int, default=env.port, help="port (SANDBOX_PORT, default %(default)s)")
     parser.add_argument("--db", default=env.db, help="SQLite file (SANDBOX_DB, default %(default)s)")
     parser.add_argument("--fixtures", default=env.fixtures,
                         help="folder of demo data loaded into an empty database; '' for none "
-                             "(SANDBOX_FIXTURES, default: the repository's fixtures/)")
+                             "(SANDBOX_FIXTURES, default: the demo merchants shipped with the package)")
     parser.add_argument("--public-url", default=env.public_url,
                         help="base URL that payers and SDKs use to reach this sandbox, put into h5_url, qr_code "
                              "and cashier links (SANDBOX_PUBLIC_URL, default http://HOST:PORT)")
@@ -37,11 +45,13 @@ def parse_args(argv: list[str] | None = None) -> Settings:
                         help="require this token for the console and admin API (SANDBOX_ADMIN_TOKEN, default none)")
     parser.add_argument("--notify-timeout", type=float, default=env.notify_timeout_s,
                         help="seconds a merchant has to answer a notify (SANDBOX_NOTIFY_TIMEOUT_S, default 5)")
-    parser.add_argument("--log-level", default="INFO", help="logging level (default %(default)s)")
+    parser.add_argument("--log-level", type=str.upper, choices=LOG_LEVELS, default=env.log_level,
+                        help="INFO logs one line per request (method, path, status, ms, merchant); WARNING only "
+                             "problems (SANDBOX_LOG_LEVEL, default %(default)s)")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     return Settings(host=args.host, port=args.port, db=args.db, fixtures=args.fixtures or None,
-                    public_url=args.public_url, admin_token=args.admin_token, notify_timeout_s=args.notify_timeout)
+                    public_url=args.public_url, admin_token=args.admin_token, notify_timeout_s=args.notify_timeout,
+                    log_level=args.log_level)
 
 
 def banner(app: web.Application) -> str:
@@ -49,7 +59,7 @@ def banner(app: web.Application) -> str:
     base = settings.base_url
     lines = [f"Payment sandbox on {base}  (database {settings.db})",
              f"  console      {base}/_sandbox/",
-             f"  admin API    {base}/_sandbox/api/  (OpenAPI: {base}/_sandbox/api/openapi.json)"]
+             f"  admin API    {base}/_sandbox/api/  (explorer: {base}/_sandbox/api/docs)"]
     for name, provider in providers.items():
         lines.append(f"  {provider.title:<12} {base}  paths {PROVIDER_PATHS.get(name) or getattr(provider, 'paths', '')}")
     lines.append("Merchants:")
@@ -64,16 +74,45 @@ def banner(app: web.Application) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> None:
-    settings = parse_args(argv)
+def port_in_use(host: str, port: int) -> bool:
+    """Whether another process listens there: bind as aiohttp will (SO_REUSEADDR, IPv6 sockets v6-only), then let go.
+    Other bind errors (an address this machine does not have) are left for the server to report."""
+    try:
+        addresses = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror:
+        return False
+    for family, kind, proto, _, address in addresses:
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                probe.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            try:
+                probe.bind(address)
+            except OSError as exc:
+                if exc.errno == errno.EADDRINUSE:
+                    return True
+    return False
+
+
+def _port_busy_exit(port: int) -> None:
+    print(f"port {port} is in use; pass --port", file=sys.stderr)
+    raise SystemExit(PORT_IN_USE)
+
+
+def main(argv: list[str] | None = None, prog: str | None = None) -> None:
+    settings = parse_args(argv, prog)
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if port_in_use(settings.host, settings.port):
+        _port_busy_exit(settings.port)
     app = create_app(settings)
-
-    async def announce(app: web.Application) -> None:
-        print(banner(app), flush=True)
-
-    app.on_startup.append(announce)
-    web.run_app(app, host=settings.host, port=settings.port, print=None, access_log=None,
-                shutdown_timeout=5)
+    try:
+        # The banner is printed once the port is listening (run_app calls `print` then).
+        web.run_app(app, host=settings.host, port=settings.port, print=lambda _: print(banner(app), flush=True),
+                    access_log=ACCESS_LOG, access_log_class=AccessLogger, shutdown_timeout=5)
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE:
+            raise
+        _port_busy_exit(settings.port)  # taken between the check and the bind
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ class Settings:
     public_url: str | None = None  # the base URL payers and SDKs reach; default http://host:port
     admin_token: str | None = None  # when set, the console and admin API ask for it
     notify_timeout_s: float = 5.0
+    log_level: str = "INFO"  # INFO logs every request; WARNING and above do not
     notify_max_in_flight: int = 64
     max_body_bytes: int = 1024 * 1024
     extra: dict = field(default_factory=dict)
@@ -47,4 +48,5 @@ class Settings:
         s.public_url = env.get("SANDBOX_PUBLIC_URL") or None
         s.admin_token = env.get("SANDBOX_ADMIN_TOKEN") or None
         s.notify_timeout_s = float(env.get("SANDBOX_NOTIFY_TIMEOUT_S", s.notify_timeout_s))
+        s.log_level = env.get("SANDBOX_LOG_LEVEL", s.log_level).upper()
         return s

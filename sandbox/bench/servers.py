@@ -6,11 +6,9 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
-
-import requests
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def free_port() -> int:
@@ -21,13 +19,15 @@ def free_port() -> int:
 
 class Process:
     def __init__(self, args: list[str], health_url: str):
-        self.proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
-                requests.get(health_url, timeout=1)
-                return
-            except requests.ConnectionError:
+                with urllib.request.urlopen(health_url, timeout=1):
+                    return
+            except urllib.error.HTTPError:
+                return  # it answers
+            except OSError:  # not listening yet
                 if self.proc.poll() is not None:
                     raise RuntimeError(self.proc.stderr.read().decode())
                 time.sleep(0.1)
@@ -55,7 +55,7 @@ class Process:
 def start_sandbox(db: Path) -> tuple[Process, str]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    proc = Process([sys.executable, "run.py", "--port", str(port), "--db", str(db), "--log-level", "WARNING"],
+    proc = Process([sys.executable, "-m", "sandbox", "--port", str(port), "--db", str(db), "--log-level", "WARNING"],
                    f"{url}/_sandbox/api/health")
     return proc, url
 

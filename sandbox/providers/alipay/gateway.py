@@ -14,6 +14,7 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
+from ...access_log import note_merchant
 from ...core.engine import Engine
 from ...core.models import Merchant
 from ..base import BodyTooLarge, read_body
@@ -81,6 +82,7 @@ def check(params: dict[str, str], engine: Engine, known_methods) -> Call:
     merchant = engine.merchant_by_key(wire.PROVIDER, app_id)
     if merchant is None:
         raise Rejected(invalid("app-id", "无效的AppID参数"), method, None)
+    note_merchant(merchant.id)
 
     def reject(error: AlipayError, charset: str = "utf-8"):
         return Rejected(error, method, merchant, charset)

@@ -12,6 +12,7 @@ import orjson
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
+from ...access_log import note_merchant
 from ...cashier.urls import cashier_url
 from ...core import errors
 from ...core.engine import Engine
@@ -106,6 +107,7 @@ class QuickPayProvider:
         merchant = self.engine.merchant_by_key(self.name, store_no)
         if merchant is None:
             raise QuickPayError(STORE_NOT_EXIST, f"门店不存在: store_no {store_no}")
+        note_merchant(merchant.id)
         return merchant
 
     def _check_sign(self, merchant: Merchant, fields: dict) -> None:

@@ -11,6 +11,7 @@ from datetime import datetime
 from aiohttp import web
 from pydantic import ValidationError
 
+from ...access_log import note_merchant
 from ...cashier.urls import cashier_url
 from ...core import errors
 from ...core.models import Merchant, NewPayment, Payment, PaymentStatus
@@ -109,6 +110,7 @@ class V2Api:
         merchant = self.engine.merchant_by_key(PROVIDER, mch_id)
         if merchant is None:
             raise BusinessFail("MCHID_NOT_EXIST")
+        note_merchant(merchant.id)
         return merchant
 
     def _answer(self, call: Call | None, fields: dict, ok: bool = True) -> dict:

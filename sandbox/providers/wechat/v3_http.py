@@ -9,6 +9,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import ValidationError
 
+from ...access_log import note_merchant
 from ...core.models import Merchant
 from ..base import BodyTooLarge, read_body, validation_problems
 from . import v3_crypto
@@ -90,6 +91,7 @@ async def authenticate(request: web.Request, engine) -> Authenticated:
     merchant = engine.merchant_by_key(PROVIDER, auth.mchid)
     if merchant is None:
         raise V3Error(400, "MCH_NOT_EXISTS", f"商户号不存在: {auth.mchid}")
+    note_merchant(merchant.id)
     try:
         raw = await read_body(request, MAX_BODY)
     except BodyTooLarge as exc:

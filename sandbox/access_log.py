@@ -1,0 +1,52 @@
+"""The access log: one line per request, `GET /v3/pay/transactions/native 200 4.1 ms merchant=demo-wechat`.
+
+Path only (no query: Alipay's GET gateway carries its whole signed request there). The merchant shows when an adapter
+resolved one: it calls `note_merchant(id)` once a request named its merchant (mchid, app_id, store_no …), and the id
+lands on the request under MERCHANT_KEY. Lines go to the `sandbox.access` logger at INFO, so `--log-level WARNING`
+turns them off (and costs nothing then: aiohttp asks `enabled` first).
+"""
+from __future__ import annotations
+
+import logging
+from contextvars import ContextVar
+
+from aiohttp import web
+from aiohttp.abc import AbstractAccessLogger
+
+ACCESS_LOG = logging.getLogger("sandbox.access")
+# request[MERCHANT_KEY]: the merchant's id (a typed key where aiohttp has them, 3.12+)
+MERCHANT_KEY = web.RequestKey("merchant_id", str) if hasattr(web, "RequestKey") else "merchant_id"
+_current: ContextVar[web.Request | None] = ContextVar("sandbox_request", default=None)
+
+
+def note_merchant(merchant_id: str) -> None:
+    """Say which merchant the request being handled named (a no-op outside a request)."""
+    request = _current.get()
+    if request is not None:
+        request[MERCHANT_KEY] = merchant_id
+
+
+@web.middleware
+async def current_request(request: web.Request, handler):
+    """Makes the request reachable from `note_merchant`, however deep the adapter code that resolves the merchant."""
+    token = _current.set(request)
+    try:
+        return await handler(request)
+    finally:
+        _current.reset(token)
+
+
+class AccessLogger(AbstractAccessLogger):
+    def log(self, request, response, time: float) -> None:
+        merchant = request.get(MERCHANT_KEY)
+        self.logger.info("%s %s %d %.1f ms%s", request.method, request.path, response.status, time * 1000,
+                         f" merchant={merchant}" if merchant else "")
+
+    @property
+    def enabled(self) -> bool:
+        return self.logger.isEnabledFor(logging.INFO)
+
+
+def setup_access_log(app: web.Application) -> None:
+    """First middleware of all, so every handler and middleware after it runs inside the request's context."""
+    app.middlewares.insert(0, current_request)
