@@ -44,10 +44,13 @@ def pretty(value: Any) -> str:
 
 def setup_templates(app: web.Application) -> None:
     """Called once by the app factory, before the console and cashier add their routes."""
+    # The environment sits under aiohttp_jinja2's typed AppKey. No context_processors: aiohttp_jinja2 1.6 runs them
+    # through a middleware that keeps its data under a plain-string request key, which makes aiohttp warn
+    # (NotAppKeyWarning) on every page, into every user's test run. The one processor we had only added `request`
+    # to the context, which sandbox.console.render.context now does itself.
     env = aiohttp_jinja2.setup(
         app, loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=jinja2.select_autoescape(default=True),
-        trim_blocks=True, lstrip_blocks=True,
-        context_processors=[aiohttp_jinja2.request_processor])
+        trim_blocks=True, lstrip_blocks=True)
     env.filters.update(when=when, yuan=yuan, pretty=pretty)
     env.globals["static"] = lambda path: f"{STATIC_PREFIX}/{path}"
     app.router.add_static(STATIC_PREFIX, STATIC, name="sandbox-static")

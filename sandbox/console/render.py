@@ -17,6 +17,7 @@ FLASH_COOKIE = "sandbox_flash"
 def context(request: web.Request, **values: Any) -> dict[str, Any]:
     engine = request.app[ENGINE]
     return {
+        "request": request,
         "csrf_token": request.get(CSRF_KEY, ""),
         "flash": read_flash(request),
         "now": engine.clock.now(),
