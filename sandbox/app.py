@@ -12,6 +12,7 @@ from .appkeys import ENGINE, NOTIFIER, PROVIDERS, SETTINGS
 from .cashier.pages import setup as setup_cashier
 from .console import CONSOLE
 from .console.api import setup_admin_api
+from .console.explorer import setup_explorer
 from .console.pages import setup as setup_console
 from .console.security import setup_security
 from .core.bus import Bus
@@ -39,6 +40,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
 
     for provider in providers.values():
         provider.setup(app, engine, settings)
+    setup_explorer(app)  # the API's index and explorer, before the admin API's catch-all
     setup_admin_api(app)
     setup_templates(app)
     setup_security(app)

@@ -19,6 +19,7 @@ from ..core.rules import Rule
 from ..providers.base import InvalidOptions, fresh_credentials
 from . import MAX_NOTIFY_DELAY_S
 from .apps_api import add_app_routes
+from .explorer import is_public
 from .openapi import openapi_document
 from .serialize import clock_json, merchant_json, notification_json, payment_detail_json, payment_json
 
@@ -68,7 +69,7 @@ async def api_errors(request: web.Request, handler):
     if not request.path.startswith(API):
         return await handler(request)
     token = request.app[SETTINGS].admin_token
-    if token and request.path != f"{API}/health" and not _token_ok(request, token):
+    if token and not is_public(request.path) and not _token_ok(request, token):
         return _error_json(401, "UNAUTHORIZED", "this sandbox needs its admin token: Authorization: Bearer <token>")
     try:
         return await handler(request)
