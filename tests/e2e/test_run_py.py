@@ -35,8 +35,10 @@ class RunPy:
 
     def start(self) -> "RunPy":
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        # Its own process group (session), so teardown ends it and anything it started, whatever state it is in.
         self.proc = subprocess.Popen([sys.executable, "run.py", "--port", str(self.port), "--db", str(self.db)],
-                                     cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                                     cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                     start_new_session=True)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
@@ -59,9 +61,13 @@ class RunPy:
         return code
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(10)
+        if self.proc is None:
+            return
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)  # the group's id is the leader's pid (start_new_session)
+        except ProcessLookupError:
+            pass  # the whole group has exited already
+        self.proc.wait(10)
 
 
 @pytest.fixture
@@ -69,9 +75,9 @@ def server(tmp_path):
     runs: list[RunPy] = []
 
     def start(db: Path | None = None, port: int | None = None) -> RunPy:
-        run = RunPy(db or tmp_path / "sandbox.db", port or free_port()).start()
-        runs.append(run)
-        return run
+        run = RunPy(db or tmp_path / "sandbox.db", port or free_port())
+        runs.append(run)  # before it starts: a start that fails or times out is still stopped at teardown
+        return run.start()
     yield start
     for run in runs:
         run.stop()
