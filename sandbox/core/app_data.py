@@ -3,9 +3,11 @@ its payment. Part of the engine (a mixin of Engine).
 
 A payment made for an app order carries an `AppOrderLink` (payment.extra["app_order"]): in the transaction of each of
 the payment's changes the order record follows it: `pay_state` paying → paid (with paid_at and the payment's id),
-or back to unpaid when the payment fails, closes or expires; records the order consumes (a coupon) are marked used
-when it is paid. An order has one open payment at a time: another is refused while the one it follows is
-still pending (the app closes that one first). Each app maps pay_state to its own status codes.
+or back to unpaid when the payment fails, closes or expires; records the order consumes (a coupon) are held by it
+while it is being paid (`held_by`: refused to another order, or once `used`), marked used when it is paid and
+released when the payment fails, closes or expires. An order has one open payment at a time: another is refused
+while the one it follows is still pending (the app closes that one first). Each app maps pay_state to its own status
+codes.
 """
 from __future__ import annotations
 
@@ -103,6 +105,16 @@ class AppDataOperations:
             if other is not None and other["status"] == "PENDING":
                 # one open payment per order: two concurrent pay calls could otherwise both be paid
                 raise errors.InvalidState(f"{link.app} order {link.order_id} is being paid by {current}", payment)
+        for ref in link.consumes:  # a coupon: held by this order while it is being paid, so no other order takes it
+            consumed = records_store.get(conn, payment.merchant_id, ref.kind, ref.id)
+            if consumed is None:
+                continue
+            held_by = consumed["data"].get("held_by")
+            if consumed["data"].get("used") or held_by not in (None, link.order_id):
+                raise errors.InvalidState(f"{ref.kind} {ref.id} is used or held by another order", payment)
+            consumed["data"]["held_by"] = link.order_id
+            consumed["updated_at"] = now
+            records_store.put(conn, consumed)
         row["data"].update(pay_state="paying", payment_id=payment.id)
         row["updated_at"] = now
         records_store.put(conn, row)
@@ -120,11 +132,17 @@ class AppDataOperations:
             for ref in link.consumes:
                 consumed = records_store.get(conn, payment.merchant_id, ref.kind, ref.id)
                 if consumed is not None:
-                    consumed["data"].update(used=True, used_at=now, used_by=link.order_id)
+                    consumed["data"].update(used=True, used_at=now, used_by=link.order_id, held_by=None)
                     consumed["updated_at"] = now
                     records_store.put(conn, consumed)
         elif data.get("payment_id") == payment.id and data.get("pay_state") != "paid":
             data.update(pay_state="unpaid", last_payment_status=payment.status.value)
+            for ref in link.consumes:  # released for another order
+                consumed = records_store.get(conn, payment.merchant_id, ref.kind, ref.id)
+                if consumed is not None and consumed["data"].get("held_by") == link.order_id:
+                    consumed["data"]["held_by"] = None
+                    consumed["updated_at"] = now
+                    records_store.put(conn, consumed)
         else:
             return
         row["updated_at"] = now
