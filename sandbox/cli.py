@@ -14,7 +14,7 @@ from aiohttp import web
 from .access_log import ACCESS_LOG, AccessLogger
 from .app import create_app
 from .appkeys import ENGINE, PROVIDERS, SETTINGS
-from .settings import Settings
+from .settings import Settings, checked_zone
 
 PROVIDER_PATHS = {
     "quickpay": "/QuickPay/",
@@ -48,10 +48,13 @@ def parse_args(argv: list[str] | None = None, prog: str | None = None) -> Settin
     parser.add_argument("--log-level", type=str.upper, choices=LOG_LEVELS, default=env.log_level,
                         help="INFO logs one line per request (method, path, status, ms, merchant); WARNING only "
                              "problems (SANDBOX_LOG_LEVEL, default %(default)s)")
+    parser.add_argument("--display-tz", type=checked_zone, default=env.display_tz,
+                        help="time zone the console shows times in, UTC on hover (SANDBOX_DISPLAY_TZ, "
+                             "default %(default)s: Beijing time, as in the providers' payloads)")
     args = parser.parse_args(argv)
     return Settings(host=args.host, port=args.port, db=args.db, fixtures=args.fixtures or None,
                     public_url=args.public_url, admin_token=args.admin_token, notify_timeout_s=args.notify_timeout,
-                    log_level=args.log_level)
+                    log_level=args.log_level, display_tz=args.display_tz)
 
 
 def banner(app: web.Application) -> str:

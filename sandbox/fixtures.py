@@ -49,5 +49,5 @@ async def load_fixtures(engine: Engine, providers: dict[str, Provider], folder: 
     rules_file = path / "rules.json"
     if rules_file.exists() and not engine.rules():
         for rule in json.loads(rules_file.read_text(encoding="utf-8"))["rules"]:
-            await engine.add_rule(Rule.model_validate(rule))
+            await engine.add_rule(Rule.model_validate({**rule, "shipped": True}))  # after the user's own
     return created

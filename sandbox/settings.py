@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 PACKAGE = Path(__file__).resolve().parent
 
@@ -29,6 +30,7 @@ class Settings:
     admin_token: str | None = None  # when set, the console and admin API ask for it
     notify_timeout_s: float = 5.0
     log_level: str = "INFO"  # INFO logs every request; WARNING and above do not
+    display_tz: str = "Asia/Shanghai"  # the zone the console shows times in (providers' payloads use Beijing time)
     notify_max_in_flight: int = 64
     max_body_bytes: int = 1024 * 1024
     extra: dict = field(default_factory=dict)
@@ -49,4 +51,21 @@ class Settings:
         s.admin_token = env.get("SANDBOX_ADMIN_TOKEN") or None
         s.notify_timeout_s = float(env.get("SANDBOX_NOTIFY_TIMEOUT_S", s.notify_timeout_s))
         s.log_level = env.get("SANDBOX_LOG_LEVEL", s.log_level).upper()
+        s.display_tz = checked_zone(env.get("SANDBOX_DISPLAY_TZ") or s.display_tz)
         return s
+
+    @property
+    def display_zone(self) -> ZoneInfo:
+        return ZoneInfo(self.display_tz)
+
+
+def checked_zone(name: str) -> str:
+    """An IANA time zone name (Asia/Shanghai, UTC …) the console can show times in; ValueError otherwise."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {name!r}: give an IANA name such as Asia/Shanghai or UTC") from None
+    return name
+
+
+checked_zone.__name__ = "time zone"  # argparse says "invalid time zone value: 'Mars/Base'"

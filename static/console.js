@@ -3,15 +3,32 @@
   "use strict";
 
   // ----- sandbox clock: server time at render + how long this page has been open (the offset stays fixed
-  // until someone advances the clock, which arrives as a "clock" event) -----
+  // until someone advances the clock, which arrives as a "clock" event), shown in the sandbox's display zone
+  // (data-tz, --display-tz) with UTC on hover -----
   var nowEl = document.getElementById("sandbox-now");
+  var chip = document.getElementById("clock-chip");
   var skew = parseFloat(document.body.dataset.now || "0") * 1000 - Date.now();
-  function fmt(ms) { return new Date(ms).toISOString().replace("T", " ").slice(0, 19); }
+  var zone = document.body.dataset.tz || "UTC";
+  var zoned = null;
+  try {
+    zoned = new Intl.DateTimeFormat("en-GB", { timeZone: zone, hourCycle: "h23", year: "numeric", month: "2-digit",
+      day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" });
+  } catch (err) { zoned = null; } // an unknown zone: show UTC rather than nothing
+  function utc(ms) { return new Date(ms).toISOString().replace("T", " ").slice(0, 19); }
+  function fmt(ms) {
+    if (!zoned) return utc(ms);
+    var p = {};
+    zoned.formatToParts(new Date(ms)).forEach(function (part) { p[part.type] = part.value; });
+    return p.year + "-" + p.month + "-" + p.day + " " + p.hour + ":" + p.minute + ":" + p.second;
+  }
   function tick() {
-    var text = fmt(Date.now() + skew);
+    var ms = Date.now() + skew, text = fmt(ms);
     if (nowEl) nowEl.textContent = text;
+    if (chip) chip.title = "Sandbox time in " + zone + "; " + utc(ms) + " UTC";
     var big = document.getElementById("clock-now");
-    if (big) big.textContent = text;
+    if (big) { big.textContent = text; big.title = utc(ms) + " UTC"; }
+    var bigUtc = document.getElementById("clock-utc");
+    if (bigUtc) bigUtc.textContent = utc(ms);
   }
   if (document.body.dataset.now) { tick(); setInterval(tick, 1000); }
 

@@ -21,7 +21,7 @@ from . import MAX_NOTIFY_DELAY_S
 from .apps_api import add_app_routes
 from .explorer import is_public
 from .openapi import openapi_document
-from .serialize import clock_json, merchant_json, notification_json, payment_detail_json, payment_json
+from .serialize import clock_json, merchant_json, notification_json, payment_detail_json, payment_json, rule_json
 
 log = logging.getLogger(__name__)
 API = "/_sandbox/api"
@@ -47,6 +47,10 @@ class RefundBody(BaseModel):
 
 class DeliverBody(BaseModel):
     delay_s: float = Field(default=0, ge=0, le=MAX_NOTIFY_DELAY_S)
+
+
+class MoveBody(BaseModel):
+    position: int = Field(ge=1)  # 1: tried first
 
 
 class AdvanceBody(BaseModel):
@@ -156,11 +160,16 @@ async def list_payments(request):
     engine = _engine(request)
     status = request.query.get("status") or None
     if status and status.upper() not in PaymentStatus.__members__:
-        raise ApiError(400, "INVALID_QUERY", f"status must be one of {list(PaymentStatus.__members__)}")
+        raise ApiError(400, "INVALID_QUERY", f"unknown status {status!r}: status must be one of "
+                                             f"{list(PaymentStatus.__members__)}")
+    provider = request.query.get("provider") or None
+    if provider and provider not in request.app[PROVIDERS]:
+        raise ApiError(400, "INVALID_QUERY", f"unknown provider {provider!r}: provider must be one of "
+                                             f"{sorted(request.app[PROVIDERS])}")
     limit = _int_query(request, "limit", 50, 1, 500)
     offset = _int_query(request, "offset", 0, 0, 10**9)
     payments, total = await engine.list_payments(
-        provider=request.query.get("provider") or None, merchant_id=request.query.get("merchant") or None,
+        provider=provider, merchant_id=request.query.get("merchant") or None,
         status=status.upper() if status else None, out_trade_no=request.query.get("out_trade_no") or None,
         text=request.query.get("q") or None, limit=limit, offset=offset)
     return web.json_response({"payments": [payment_json(p) for p in payments], "total": total,
@@ -237,12 +246,34 @@ async def suppress_notification(request):
 
 
 async def list_rules(request):
-    return web.json_response({"rules": [r.model_dump() for r in _engine(request).rules()]})
+    rules = _engine(request).rules()
+    return web.json_response({"rules": [rule_json(r, rules) for r in rules]})
+
+
+async def get_rule(request):
+    engine = _engine(request)
+    return web.json_response(rule_json(engine.rule(request.match_info["id"]), engine.rules()))
 
 
 async def add_rule(request):
-    rule = await _engine(request).add_rule(await _body(request, Rule))
-    return web.json_response(rule.model_dump(), status=201)
+    engine = _engine(request)
+    rule = await engine.add_rule(await _body(request, Rule))
+    return web.json_response(rule_json(rule, engine.rules()), status=201)
+
+
+async def update_rule(request):
+    engine = _engine(request)
+    rule = await engine.update_rule(request.match_info["id"], await _body(request, Rule))
+    return web.json_response(rule_json(rule, engine.rules()))
+
+
+async def move_rule(request):
+    engine = _engine(request)
+    body = await _body(request, MoveBody)
+    await engine.move_rule(request.match_info["id"], body.position)
+    rules = engine.rules()
+    return web.json_response({**rule_json(engine.rule(request.match_info["id"]), rules),
+                              "rules": [rule_json(r, rules) for r in rules]})
 
 
 async def delete_rules(request):
@@ -309,7 +340,10 @@ def setup_admin_api(app: web.Application) -> None:
     r.add_get(f"{API}/rules", list_rules)
     r.add_post(f"{API}/rules", add_rule)
     r.add_delete(f"{API}/rules", delete_rules)
+    r.add_get(f"{API}/rules/{{id}}", get_rule)
+    r.add_put(f"{API}/rules/{{id}}", update_rule)
     r.add_delete(f"{API}/rules/{{id}}", delete_rules)
+    r.add_post(f"{API}/rules/{{id}}/move", move_rule)
     r.add_get(f"{API}/clock", get_clock)
     r.add_post(f"{API}/clock/advance", advance_clock)
     r.add_post(f"{API}/reset", reset)

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ..appkeys import ENGINE
+from ..appkeys import ENGINE, SETTINGS
 from ..core import errors
-from ..templating import when
+from ..templating import when, zone_label
 from . import CONSOLE, forms
 from .render import redirect, render
 
@@ -35,7 +35,10 @@ async def advance(request: web.Request) -> web.Response:
         now = await engine.advance_clock(seconds)
     except errors.SandboxError as exc:
         return redirect(request, f"{CONSOLE}/clock", exc.message, "error")
-    return redirect(request, f"{CONSOLE}/clock", f"Clock advanced by {describe(seconds)}: now {when(now)} UTC")
+    zone = request.app[SETTINGS].display_zone
+    shown = f"{when(now, zone)} {zone_label(now, zone)}" + ("" if zone_label(now, zone) == "UTC" else
+                                                            f" ({when(now)} UTC)")
+    return redirect(request, f"{CONSOLE}/clock", f"Clock advanced by {describe(seconds)}: now {shown}")
 
 
 async def reset_page(request: web.Request) -> web.Response:

@@ -46,25 +46,46 @@ async def create_merchant(request: web.Request) -> web.Response:
     engine, providers = request.app[ENGINE], request.app[PROVIDERS]
     fields = await forms.form(request)
     chosen = [name for name in sorted(providers) if fields.get(f"provider.{name}")]
+    titles = {name: getattr(p, "title", name) for name, p in providers.items()}
     try:
         name = forms.text(fields, "name", 128)
         merchant_id = fields.get("id") or None
         if not name:
-            raise errors.InvalidInput("give the merchant a name")
+            raise forms.FieldError("name", "give the merchant a name")
         if merchant_id and not ID_PATTERN.match(merchant_id):
-            raise errors.InvalidInput("the id may hold letters, digits, '_', '.' and '-' (at most 64)")
+            raise forms.FieldError("id", "the id may hold letters, digits, '_', '.' and '-' (at most 64)")
+        if merchant_id and any(m.id == merchant_id for m in engine.merchants()):
+            raise forms.FieldError("id", f"there is a merchant {merchant_id!r} already: choose another id")
         if not chosen:
-            raise errors.InvalidInput("choose at least one provider")
+            raise forms.FieldError("providers", "choose at least one provider")
         options = {provider: {key: fields[f"{provider}.{key}"] for key, _, _ in PROVIDER_OPTIONS.get(provider, [])
                               if fields.get(f"{provider}.{key}")} for provider in chosen}
         try:
             credentials, keys = await fresh_credentials(providers, options)
         except InvalidOptions as exc:
-            raise errors.InvalidInput(str(exc)) from None
+            provider, _, message = str(exc).partition(": ")
+            raise forms.FieldError(f"provider.{provider}", message or str(exc)) from None
+        for provider, key in keys:
+            owner = engine.merchant_by_key(provider, key)
+            if owner is not None:
+                raise forms.FieldError(f"provider.{provider}", f"{key} is already used by merchant {owner.id}: "
+                                                               f"leave it empty for a new one")
         merchant = await engine.create_merchant(name, credentials, keys, merchant_id=merchant_id)
+    except forms.FieldError as exc:
+        said = exc.field_message
+        if exc.field.startswith("provider."):
+            provider = exc.field.removeprefix("provider.")
+            said = f"{titles.get(provider, provider)}: {said}"
+        elif said.startswith("is "):
+            said = f"{exc.field.capitalize()} {said}"
+        else:
+            said = said[:1].upper() + said[1:]
+        return render(request, "console/merchant_new.html", status=400, options=_options(request),
+                      values=fields, error=f"Merchant not created. {said}",
+                      field_errors={exc.field: exc.field_message})
     except errors.SandboxError as exc:
         return render(request, "console/merchant_new.html", status=400, options=_options(request),
-                      values=fields, error=exc.message)
+                      values=fields, error=f"Merchant not created: {exc.message}")
     return redirect(request, f"{CONSOLE}/merchants/{merchant.id}", f"Merchant {merchant.name} created")
 
 

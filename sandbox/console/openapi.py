@@ -53,6 +53,9 @@ def openapi_document() -> dict:
                 "Deliver": {"type": "object", "properties": {"delay_s": {"type": "number", "minimum": 0}}},
                 "AppPay": {"type": "object", "required": ["order_string"],
                            "properties": {"order_string": {"type": "string", "minLength": 1}}},
+                "Move": {"type": "object", "required": ["position"], "properties": {
+                    "position": {"type": "integer", "minimum": 1,
+                                 "description": "the rule's new place in the order rules are tried (1: first)"}}},
                 "Advance": {"type": "object", "required": ["seconds"],
                             "properties": {"seconds": {"type": "number", "minimum": 0}}},
                 "NewMerchant": {"type": "object", "required": ["name", "providers"], "properties": {
@@ -60,8 +63,13 @@ def openapi_document() -> dict:
                     "providers": {"type": "object", "description": "provider name -> credential options, e.g. "
                                   "{\"wechat\": {\"mode\": \"public-key\"}, \"quickpay\": {\"key\": \"...\"}}",
                                   "additionalProperties": {"type": "object"}}}},
-                "Rule": {"type": "object", "properties": {
+                "Rule": {"type": "object", "description": (
+                    "Answered with position (1: tried first), shadowed_by (ids of earlier rules that match "
+                    "everything this one matches) and warning (plain words when shadowed, else null)."),
+                    "properties": {
                     "name": {"type": "string"},
+                    "shipped": {"type": "boolean", "description": "a default shipped with the sandbox (the magic "
+                                "amounts); rules added without it go before the shipped ones"},
                     "match": {"type": "object", "properties": {
                         "provider": {"type": "string"}, "merchant_id": {"type": "string"},
                         "amount": {"type": "integer"}, "out_trade_no_pattern": {"type": "string"},
@@ -89,7 +97,8 @@ def openapi_document() -> dict:
             "/merchants/{id}": {"get": _op("A merchant with every credential an SDK needs", params=pid)},
             "/payments": {"get": _op("List payments, newest first", params=[
                 _query("provider", "quickpay, wechat, alipay ..."), _query("merchant", "merchant id"),
-                _query("status", "PENDING, SUCCEEDED, FAILED, CLOSED, REFUNDED"),
+                _query("status", "PENDING, SUCCEEDED, FAILED, CLOSED, REFUNDED (partly or fully: each payment's "
+                                 "refund_state says none, partial or full); another value is a 400"),
                 _query("out_trade_no", "the merchant's order number"), _query("q", "text search on ids"),
                 _query("limit", "1-500", "integer"), _query("offset", "paging", "integer")])},
             "/payments/{id}": {"get": _op("A payment with refunds, notifications, attempts and events", params=pid)},
@@ -109,9 +118,16 @@ def openapi_document() -> dict:
             "/notifications/{id}": {"get": _op("A notification with its attempts", params=pid)},
             "/notifications/{id}/deliver": {"post": _op("Deliver now, or after delay_s", "Deliver", params=pid)},
             "/notifications/{id}/suppress": {"post": _op("Never deliver (until asked to)", params=pid)},
-            "/rules": {"get": _op("List rules"), "post": _op("Add a rule", "Rule", "201"),
+            "/rules": {"get": _op("List rules in the order they are tried"),
+                       "post": _op("Add a rule: before the shipped defaults, after the other rules added", "Rule",
+                                   "201"),
                        "delete": _op("Delete every rule (or ?id=)")},
-            "/rules/{id}": {"delete": _op("Delete one rule", params=pid)},
+            "/rules/{id}": {"get": _op("One rule, with its position and any shadow warning", params=pid),
+                            "put": _op("Edit a rule (name, match, action); it keeps its id, place and hits", "Rule",
+                                       params=pid),
+                            "delete": _op("Delete one rule", params=pid)},
+            "/rules/{id}/move": {"post": _op("Move a rule to another place in the order rules are tried", "Move",
+                                             params=pid)},
             "/clock": {"get": _op("The sandbox clock")},
             "/clock/advance": {"post": _op("Move the sandbox clock forward", "Advance")},
             "/reset": {"post": _op("Drop every payment; keep merchants, rules and the clock")},

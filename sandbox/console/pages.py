@@ -12,7 +12,7 @@ from ..core import errors
 from ..core.ids import new_id
 from ..core.models import PaymentStatus, RefundStatus
 from ..core.refunds import SETTLE_OUTCOMES
-from . import CONSOLE, MAX_NOTIFY_DELAY_S, clock_pages, forms, login_pages, merchant_pages, rule_pages
+from . import CONSOLE, MAX_NOTIFY_DELAY_S, app_pages, clock_pages, forms, login_pages, merchant_pages, rule_pages
 from .live import setup_live
 from .render import error_page, provider_titles, redirect, render
 from .rule_pages import described_dump
@@ -22,16 +22,25 @@ PAGE_SIZE = 25
 ACTOR = "console"
 
 
-def _filters(request: web.Request) -> dict[str, str]:
-    q = request.query
-    status = (q.get("status") or "").upper()
-    return {"provider": q.get("provider", ""), "merchant": q.get("merchant", ""),
-            "status": status if status in PaymentStatus.__members__ else "", "q": q.get("q", "").strip()}
+def _filters(request: web.Request) -> tuple[dict[str, str], list[str]]:
+    """The list's filters, and what to say about values that are not known (those filters are left out)."""
+    q, engine = request.query, request.app[ENGINE]
+    filters = {"provider": q.get("provider", ""), "merchant": q.get("merchant", ""),
+               "status": (q.get("status") or "").upper(), "q": q.get("q", "").strip()}
+    known = {"provider": sorted(request.app[PROVIDERS]), "merchant": [m.id for m in engine.merchants()],
+             "status": list(PaymentStatus.__members__)}
+    problems = []
+    for name, allowed in known.items():
+        if filters[name] and filters[name] not in allowed:
+            problems.append(f"Unknown {name} {q.get(name)!r}, so this filter is not applied; "
+                            f"the {'statuses' if name == 'status' else name + 's'} are {', '.join(allowed)}.")
+            filters[name] = ""
+    return filters, problems
 
 
 async def payments_page(request: web.Request) -> web.Response:
     engine = request.app[ENGINE]
-    filters, page = _filters(request), forms.page_number(request)
+    (filters, problems), page = _filters(request), forms.page_number(request)
     payments, total = await engine.list_payments(
         provider=filters["provider"] or None, merchant_id=filters["merchant"] or None,
         status=filters["status"] or None, text=filters["q"] or None,
@@ -40,7 +49,7 @@ async def payments_page(request: web.Request) -> web.Response:
     rows = [payment_json(p, last.get(p.id)) for p in payments]
     template = "console/_payment_rows.html" if request.headers.get("X-Fragment") else "console/payments.html"
     return render(request, template, rows=rows, total=total, page=page, pages=max(1, -(-total // PAGE_SIZE)),
-                  filters=filters, statuses=list(PaymentStatus.__members__),
+                  filters=filters, filter_problems=problems, statuses=list(PaymentStatus.__members__),
                   merchants=engine.merchants(), providers=sorted(request.app[PROVIDERS]))
 
 
@@ -156,5 +165,6 @@ def setup(app: web.Application) -> None:
     merchant_pages.setup(app)
     rule_pages.setup(app)
     clock_pages.setup(app)
+    app_pages.setup(app)
     login_pages.setup(app)
     setup_live(app)

@@ -9,18 +9,23 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from ..appkeys import ENGINE, PROVIDERS, SETTINGS
+from ..templating import zone_label
 from .security import CSRF_KEY, set_cookie
 
 FLASH_COOKIE = "sandbox_flash"
 
 
 def context(request: web.Request, **values: Any) -> dict[str, Any]:
-    engine = request.app[ENGINE]
+    engine, settings = request.app[ENGINE], request.app[SETTINGS]
+    now = engine.clock.now()
     return {
         "request": request,
         "csrf_token": request.get(CSRF_KEY, ""),
         "flash": read_flash(request),
-        "now": engine.clock.now(),
+        "now": now,
+        "display_tz": settings.display_tz,  # times are shown in this zone, UTC on hover
+        "display_zone": settings.display_zone,
+        "zone_label": zone_label(now, settings.display_zone),
         "base_url": request.app[SETTINGS].base_url,
         "token_required": bool(request.app[SETTINGS].admin_token),
         "provider_titles": provider_titles(request),

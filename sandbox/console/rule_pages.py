@@ -1,7 +1,9 @@
-"""The rules page: every rule in order (what it matches and what it does, in plain words), add one, delete.
+"""The rules page: every rule in the order rules are tried (what it matches and what it does, in plain words, and a
+warning when an earlier rule shadows it); add one, edit one, move one up or down, delete.
 
-The form is read into the same Rule model the admin API validates (POST /_sandbox/api/rules) and handed to the same
-engine functions; a model error is shown as the page's flash message, with what was typed kept in the form.
+The form is read into the same Rule model the admin API validates (POST /_sandbox/api/rules, PUT …/rules/{id}) and
+handed to the same engine functions; a model error is shown in plain words next to its field (and on top), with what
+was typed kept in the form.
 """
 from __future__ import annotations
 
@@ -15,11 +17,18 @@ from ..core.rules import OPERATIONS, Rule
 from ..money import fen_to_yuan, yuan_to_fen
 from . import CONSOLE, forms
 from .clock_pages import describe as duration
-from .render import provider_titles, redirect, render
+from .render import error_page, provider_titles, redirect, render
+from .serialize import shadow_warning
 
 OUTCOMES = ("succeed", "fail", "close", "pending")
 NOTIFY = ("normal", "delay", "drop", "duplicate")
 REFUND = ("succeed", "processing")
+# What the form calls each field (for messages about it)
+LABELS = {"name": "Name", "id": "id", "provider": "Provider", "merchant_id": "Merchant", "amount": "Amount",
+          "trade_type": "Trade type", "out_trade_no_pattern": "out_trade_no pattern", "operation": "API call",
+          "outcome": "Outcome", "after_s": "after", "reason": "Reason", "notify": "Notify",
+          "notify_delay_s": "notify delay", "refund": "Refunds", "api_delay_s": "answer late by",
+          "api_times": "for the first N calls"}
 
 
 def describe_match(rule: Rule, provider_titles: dict[str, str] | None = None) -> str:
@@ -87,18 +96,62 @@ def described_dump(dump, provider_titles: dict[str, str] | None = None) -> dict 
         return None
 
 
-def _page(request: web.Request, status: int = 200, values: dict | None = None, error: str | None = None):
+def _page(request: web.Request, status: int = 200, values: dict | None = None, error: str | None = None,
+          field_errors: dict | None = None, editing: str | None = None):
     engine = request.app[ENGINE]
     titles = provider_titles(request)
+    rules = engine.rules()
+    listed = [{**described(r, titles), "position": i, "shipped": r.shipped, "warning": shadow_warning(r, rules)}
+              for i, r in enumerate(rules, start=1)]
     extra = {"flash": {"level": "error", "message": error}} if error else {}
-    return render(request, "console/rules.html", status=status, section="rules",
-                  rules=[described(r, titles) for r in engine.rules()], values=values or {},
+    return render(request, "console/rules.html", status=status, section="rules", rules=listed, values=values or {},
+                  field_errors=field_errors or {}, editing=editing,
+                  editing_position=next((r["position"] for r in listed if r["id"] == editing), None),
                   providers=sorted(request.app[PROVIDERS]), merchants=engine.merchants(), units=list(forms.UNITS),
                   outcomes=OUTCOMES, notify_modes=NOTIFY, refund_modes=REFUND, operations=OPERATIONS, **extra)
 
 
 async def rules_page(request: web.Request) -> web.Response:
     return _page(request)
+
+
+def _in_unit(seconds: float) -> tuple[str, str]:
+    for unit in ("d", "h", "min"):
+        if seconds >= forms.UNITS[unit] and seconds % forms.UNITS[unit] == 0:
+            return f"{seconds / forms.UNITS[unit]:g}", unit
+    return f"{seconds:g}", "s"
+
+
+def form_values(rule: Rule) -> dict[str, str]:
+    """The form's fields for an existing rule (the inverse of rule_from_form)."""
+    m, a = rule.match, rule.action
+    values = {"name": rule.name, "id": rule.id or "", "notify": a.notify, "refund": a.refund}
+    for key in ("provider", "merchant_id", "out_trade_no_pattern", "trade_type", "operation"):
+        if getattr(m, key) is not None:
+            values[key] = getattr(m, key)
+    if m.amount is not None:
+        values["amount"] = fen_to_yuan(m.amount)
+    for key in ("outcome", "reason"):
+        if getattr(a, key) is not None:
+            values[key] = getattr(a, key)
+    for key in ("after_s", "notify_delay_s", "api_delay_s"):
+        if getattr(a, key):
+            values[key], values[f"{key}_unit"] = _in_unit(getattr(a, key))
+    for key in ("api_error", "api_drop"):
+        if getattr(a, key):
+            values[key] = "yes"
+    if a.api_times is not None:
+        values["api_times"] = str(a.api_times)
+    return values
+
+
+async def edit_rule_page(request: web.Request) -> web.Response:
+    rule_id = request.query.get("id", "")
+    try:
+        rule = request.app[ENGINE].rule(rule_id)
+    except errors.NotFound as exc:
+        return error_page(request, 404, "No such rule", exc.message)
+    return _page(request, values=form_values(rule), editing=rule.id)
 
 
 def _seconds(fields: dict, name: str):
@@ -120,8 +173,8 @@ def rule_from_form(fields: dict) -> Rule:
         try:
             match["amount"] = yuan_to_fen(fields["amount"])
         except ValueError:
-            raise errors.InvalidInput(f"match.amount must be in yuan with at most two decimals (like 4.04), "
-                                      f"not {fields['amount']!r}") from None
+            raise forms.FieldError("amount", f"must be in yuan with at most two decimals, like 4.04 "
+                                             f"(not {fields['amount']!r})", LABELS["amount"]) from None
     action: dict = {key: fields[key] for key in ("outcome", "reason", "notify", "refund") if fields.get(key)}
     for key in ("after_s", "notify_delay_s", "api_delay_s"):
         value = _seconds(fields, key)
@@ -138,22 +191,66 @@ def rule_from_form(fields: dict) -> Rule:
     return Rule.model_validate(rule)
 
 
-async def add_rule(request: web.Request) -> web.Response:
+async def _save(request: web.Request, editing: str | None) -> web.Response:
+    """Add a rule (editing None) or replace rule `editing`; a refusal shows the form again, as typed."""
     engine = request.app[ENGINE]
     fields = await forms.form(request)
+    what = "not saved" if editing else "not added"
     try:
-        forms.text(fields, "name", 200)
-        forms.text(fields, "id", 64)
-        forms.text(fields, "reason", 256)
-        rule = await engine.add_rule(rule_from_form(fields))
+        for name, length in (("name", 200), ("id", 64), ("reason", 256)):
+            forms.text(fields, name, length)
+        if editing:
+            fields["id"] = editing
+            rule = await engine.update_rule(editing, rule_from_form(fields))
+        else:
+            rule = await engine.add_rule(rule_from_form(fields))
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "rule"
-        return _page(request, 400, fields, f"{where}: {first['msg']}")
+        problem = forms.plain_error(exc, LABELS)
+        return _page(request, 400, fields, f"Rule {what}. {problem.message}", {problem.field: problem.field_message},
+                     editing)
+    except forms.FieldError as exc:
+        return _page(request, 400, fields, f"Rule {what}. {exc.message}", {exc.field: exc.field_message}, editing)
+    except errors.NotFound as exc:
+        return redirect(request, f"{CONSOLE}/rules", exc.message, "error")
     except errors.SandboxError as exc:
-        return _page(request, 400, fields, exc.message)
+        return _page(request, 400, fields, f"Rule {what}: {exc.message}", editing=editing)
     described = f"{describe_match(rule, provider_titles(request))} → {describe_action(rule)}"
-    return redirect(request, f"{CONSOLE}/rules", f"Rule {rule.name or rule.id} added: {described}")
+    message = f"Rule {rule.name or rule.id} {'saved' if editing else 'added'}: {described}"
+    warning = shadow_warning(rule, engine.rules())
+    if warning:
+        return redirect(request, f"{CONSOLE}/rules", f"{message}. {warning}", "warn")
+    return redirect(request, f"{CONSOLE}/rules", message)
+
+
+async def add_rule(request: web.Request) -> web.Response:
+    return await _save(request, None)
+
+
+async def edit_rule(request: web.Request) -> web.Response:
+    rule_id = request.query.get("id", "")
+    if not any(r.id == rule_id for r in request.app[ENGINE].rules()):
+        return redirect(request, f"{CONSOLE}/rules", f"no rule {rule_id!r}", "error")
+    return await _save(request, rule_id)
+
+
+async def move_rule(request: web.Request) -> web.Response:
+    engine = request.app[ENGINE]
+    fields = await forms.form(request)
+    rule_id = fields.get("id", "")
+    try:
+        position = int(fields.get("position", ""))
+    except ValueError:
+        return redirect(request, f"{CONSOLE}/rules", "Say which place to move the rule to (1 is tried first)",
+                        "error")
+    try:
+        await engine.move_rule(rule_id, position)
+    except errors.SandboxError as exc:
+        return redirect(request, f"{CONSOLE}/rules", exc.message, "error")
+    rule = engine.rule(rule_id)
+    message = f"Rule {rule.name or rule.id} moved to #{position}"
+    warning = shadow_warning(rule, engine.rules())
+    return redirect(request, f"{CONSOLE}/rules", f"{message}. {warning}" if warning else message,
+                    "warn" if warning else "ok")
 
 
 async def delete_rule(request: web.Request) -> web.Response:
@@ -180,5 +277,8 @@ def setup(app: web.Application) -> None:
     r = app.router
     r.add_get(f"{CONSOLE}/rules", rules_page)
     r.add_post(f"{CONSOLE}/rules", add_rule)
+    r.add_get(f"{CONSOLE}/rules/edit", edit_rule_page)
+    r.add_post(f"{CONSOLE}/rules/edit", edit_rule)
+    r.add_post(f"{CONSOLE}/rules/move", move_rule)
     r.add_post(f"{CONSOLE}/rules/delete", delete_rule)
     r.add_post(f"{CONSOLE}/rules/delete-all", delete_all_rules)

@@ -335,13 +335,60 @@ class Engine(RefundOperations, NotificationOperations, LedgerOperations, AppData
     def rules(self) -> list[Rule]:
         return list(self._rules)
 
+    def rule(self, rule_id: str) -> Rule:
+        found = next((r for r in self._rules if r.id == rule_id), None)
+        if found is None:
+            raise errors.RuleNotFound(f"no rule {rule_id!r}")
+        return found
+
     async def add_rule(self, rule: Rule) -> Rule:
+        """A rule a user adds goes after the other rules users added and before the shipped defaults (the magic
+        amounts), so it takes precedence over them; a shipped rule goes last."""
         rule = rule.model_copy(update={"id": rule.id or new_id("rule")})
         if any(r.id == rule.id for r in self._rules):
             raise errors.InvalidInput(f"rule {rule.id!r} exists")
-        await self.db.transaction(lambda conn: settings_store.insert_rule(conn, rule.model_dump(), self.clock.now()))
-        self._rules.append(rule)
+        at = len(self._rules) if rule.shipped else \
+            next((i for i, r in enumerate(self._rules) if r.shipped), len(self._rules))
+        order = self._rules[:at] + [rule] + self._rules[at:]
+        dumped, now, ids = rule.model_dump(), self.clock.now(), [r.id for r in order]
+
+        def work(conn):
+            settings_store.insert_rule(conn, dumped, now)
+            settings_store.set_rule_order(conn, ids)
+        await self._change_rules(order, work)
         return rule
+
+    async def update_rule(self, rule_id: str, rule: Rule) -> Rule:
+        """Replace what a rule matches and does (and its name); it keeps its id, place, hits and shipped flag."""
+        current = self.rule(rule_id)
+        if rule.id not in (None, rule_id):
+            raise errors.InvalidInput(f"a rule's id cannot change ({rule_id!r}, not {rule.id!r})")
+        updated = rule.model_copy(update={"id": rule_id, "hits": current.hits, "shipped": current.shipped})
+        order = [updated if r.id == rule_id else r for r in self._rules]
+        dumped = updated.model_dump()
+        await self._change_rules(order, lambda conn: settings_store.update_rule(conn, dumped))
+        return updated
+
+    async def move_rule(self, rule_id: str, position: int) -> list[Rule]:
+        """Put a rule at `position` (1: tried first) in the order rules are tried; returns the new order."""
+        rule = self.rule(rule_id)
+        if not 1 <= position <= len(self._rules):
+            raise errors.InvalidInput(f"position must be between 1 and {len(self._rules)}, not {position}")
+        order = [r for r in self._rules if r.id != rule_id]
+        order.insert(position - 1, rule)
+        ids = [r.id for r in order]
+        await self._change_rules(order, lambda conn: settings_store.set_rule_order(conn, ids))
+        return list(order)
+
+    async def _change_rules(self, order: list[Rule], work) -> None:
+        """The new order is in memory before the write is queued, so a change made meanwhile (another edit, a
+        fault rule's hit) starts from it; should the write fail, the stored rules are read back."""
+        self._rules = order
+        try:
+            await self.db.transaction(work)
+        except Exception:
+            self._rules = [Rule.model_validate(r) for r in await self.db.read(settings_store.rules)]
+            raise
 
     @property
     def has_fault_rules(self) -> bool:

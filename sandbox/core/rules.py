@@ -57,6 +57,8 @@ class Rule(BaseModel):
     match: RuleMatch = Field(default_factory=RuleMatch)
     action: RuleAction = Field(default_factory=RuleAction)
     hits: int = Field(default=0, ge=0)  # calls faulted so far (fault rules)
+    # A default shipped with the sandbox (the magic amounts): rules added later go before the shipped ones.
+    shipped: bool = False
 
     @model_validator(mode="after")
     def _fault_rules_match_what_calls_say(self):
@@ -104,3 +106,37 @@ def matching(rules: list[Rule], payment) -> Rule | None:
 
 def fault_rule(rules: list[Rule], call: ApiCall) -> Rule | None:
     return next((rule for rule in rules if rule.faults(call)), None)
+
+
+def _shapes_payments(rule: Rule) -> bool:
+    return not rule.action.injects_fault and rule.match.operation in (None, "create")
+
+
+def shadows(earlier: Rule, later: Rule) -> bool:
+    """Does `earlier` (tried first) match everything `later` matches, so that `later` never applies?
+
+    Conservative: only when every match field of `earlier` is empty or the same as `later`'s (two different
+    patterns are never compared), and a fault rule limited to its first N calls shadows nothing."""
+    if _shapes_payments(later):
+        if not _shapes_payments(earlier):
+            return False
+    elif later.action.injects_fault:
+        if not earlier.action.injects_fault or earlier.action.api_times is not None:
+            return False
+        if earlier.match.operation not in (None, later.match.operation):
+            return False
+    else:
+        return False  # a payment rule for another call than create: it never applies anyway
+    a, b = earlier.match, later.match
+    return all(getattr(a, name) is None or getattr(a, name) == getattr(b, name)
+               for name in ("provider", "merchant_id", "amount", "trade_type", "out_trade_no_pattern"))
+
+
+def shadowed_by(rules: list[Rule], rule: Rule) -> list[Rule]:
+    """The rules before `rule` in `rules` (the order they are tried) that match everything it matches."""
+    earlier = []
+    for other in rules:
+        if other.id == rule.id:
+            break
+        earlier.append(other)
+    return [other for other in earlier if shadows(other, rule)]

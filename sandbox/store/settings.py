@@ -31,6 +31,12 @@ def update_rule(conn: sqlite3.Connection, rule: dict) -> None:
     conn.execute("UPDATE rules SET rule = ? WHERE id = ?", (dumps(rule), rule["id"]))
 
 
+def set_rule_order(conn: sqlite3.Connection, rule_ids: list[str]) -> None:
+    """Positions 1..N in the order given (the order rules are tried)."""
+    conn.executemany("UPDATE rules SET position = ? WHERE id = ?",
+                     [(position, rule_id) for position, rule_id in enumerate(rule_ids, start=1)])
+
+
 def delete_rule(conn: sqlite3.Connection, rule_id: str) -> bool:
     return conn.execute("DELETE FROM rules WHERE id = ?", (rule_id,)).rowcount > 0
 

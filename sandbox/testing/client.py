@@ -75,6 +75,14 @@ class _Calls:
     def add_rule(self, **rule):
         return self._request("POST", "/rules", rule)
 
+    def update_rule(self, rule_id: str, **rule):
+        """Replace a rule's name, match and action; it keeps its id, place and hits."""
+        return self._request("PUT", f"/rules/{rule_id}", rule)
+
+    def move_rule(self, rule_id: str, position: int):
+        """Put a rule at `position` (1: tried first)."""
+        return self._request("POST", f"/rules/{rule_id}/move", {"position": position})
+
     def delete_rules(self):
         return self._request("DELETE", "/rules")
 

@@ -181,13 +181,19 @@ def test_merchant_create_detail_and_key_download(sandbox, browser):
     assert "QP55550001" in created.text and "curl" in created.text
     assert "Shop QA" in browser.page("/_sandbox/merchants").text
 
-    for fields, message in [({"name": "", "provider.quickpay": "1"}, "give the merchant a name"),
-                            ({"name": "X"}, "choose at least one provider"),
-                            ({"name": "X", "id": "bad id!", "provider.quickpay": "1"}, "the id may hold"),
-                            ({"name": "X", "provider.quickpay": "1", "quickpay.store_no": "QP55550001"},
-                             "already used")]:
+    # each refusal in plain words next to its field, and on top
+    for fields, field, message in [
+            ({"name": "", "provider.quickpay": "1"}, "name", "Give the merchant a name"),
+            ({"name": "X"}, "providers", "Choose at least one provider"),
+            ({"name": "X", "id": "bad id!", "provider.quickpay": "1"}, "id", "The id may hold"),
+            ({"name": "X", "id": "shop-qa", "provider.quickpay": "1"}, "id", "There is a merchant 'shop-qa' already"),
+            ({"name": "X", "provider.quickpay": "1", "quickpay.store_no": "QP55550001"}, "provider.quickpay",
+             "QP55550001 is already used by merchant shop-qa")]:
         refused = browser.form("/_sandbox/merchants", fields)
-        assert refused.status_code == 400 and message in refused.text, message
+        text = html.unescape(refused.text)
+        assert refused.status_code == 400 and "Merchant not created." in flash_of(refused), message
+        assert re.search(rf'data-field-error="{re.escape(field)}">{re.escape(message)}', text), (message, text)
+        assert "Value error" not in text and "Traceback" not in text
 
     assert browser.page("/_sandbox/merchants/nobody").status_code == 404
     assert browser.page("/_sandbox/merchants/shop-qa/keys/quickpay/key").status_code == 404  # not a PEM
@@ -307,7 +313,7 @@ def test_add_a_fault_rule_from_the_form_and_watch_its_hits(sandbox, browser):
     assert "the first 2 calls (1 so far)" in page
     refused = browser.form("/_sandbox/rules", {"name": "bad", "api_error": "yes", "api_times": "two",
                                                "notify": "normal", "refund": "succeed"})
-    assert refused.status_code == 400 and "action.api_times" in html.unescape(refused.text)
+    assert refused.status_code == 400 and "For the first N calls: must be a whole number" in flash_of(refused)
 
 
 def test_add_a_rule_from_the_form_and_it_applies(sandbox, browser):
@@ -322,12 +328,14 @@ def test_add_a_rule_from_the_form_and_it_applies(sandbox, browser):
     assert rule["match"] == {"provider": "quickpay", "merchant_id": None, "amount": 666,
                              "out_trade_no_pattern": "^RULE-", "trade_type": None, "operation": None}
     assert rule["action"]["after_s"] == 120 and rule["action"]["notify_delay_s"] == 30
-    assert sandbox.admin.rules()["rules"][-1]["id"] == rule["id"]  # appended: the magic amounts still go first
+    rules = sandbox.admin.rules()["rules"]  # after the rules added before it, before the shipped magic amounts
+    assert [r["shipped"] for r in rules] == [False] + [True] * (len(rules) - 1) and rules[0]["id"] == rule["id"]
     # the payment page says which rule matched and what is scheduled
     payment = quickpay(sandbox, "RULE-1", amount=666)
     page = html.unescape(browser.page(f"/_sandbox/payments/{payment['id']}").text)
     assert "¥6.66 declined" in page and "→ fail after 2 min: card declined" in page
-    assert re.search(r'id="payment-auto-action">fail at \S+ \S+\s*<span class="muted">\(in 120 s', page)
+    assert re.search(r'id="payment-auto-action">fail at <time [^>]+>\S+ \S+</time>\s*<span class="muted">\(in 120 s',
+                     page)
     sandbox.admin.advance(121)
     for _ in range(50):
         if sandbox.admin.payment(payment["id"])["status"] == "FAILED":
@@ -340,20 +348,27 @@ def test_add_a_rule_from_the_form_and_it_applies(sandbox, browser):
 
 def test_bad_rules_are_shown_with_what_was_typed(sandbox, browser):
     before = sandbox.admin.rules()["rules"]
-    for fields, message in [
-            ({"amount": "abc"}, "match.amount must be in yuan with at most two decimals (like 4.04), not 'abc'"),
-            ({"amount": "0"}, "match.amount: Input should be greater than 0"),
-            ({"out_trade_no_pattern": "(unclosed"}, "match.out_trade_no_pattern: Value error, not a regular expression"),
-            ({"outcome": "fail", "after_s": "-1"}, "action.after_s: Input should be greater than or equal to 0"),
-            ({"notify_delay_s": "soon"}, "action.notify_delay_s: Input should be a valid number"),
-            ({"outcome": "explode"}, "action.outcome: Input should be 'succeed', 'fail', 'close' or 'pending'"),
-            ({"notify": "sometimes"}, "action.notify: Input should be"),
-            ({"name": "x" * 201}, "name is longer than 200 characters"),
-            ({"id": "magic-404-declined"}, "rule 'magic-404-declined' exists")]:
+    # in plain words, next to the field (and on top); never pydantic's own text
+    for fields, field, message in [
+            ({"amount": "abc"}, "amount", "Must be in yuan with at most two decimals, like 4.04 (not 'abc')"),
+            ({"amount": "0"}, "amount", "Must be more than ¥0.00"),
+            ({"out_trade_no_pattern": "(unclosed"}, "out_trade_no_pattern", "Not a regular expression: missing )"),
+            ({"outcome": "fail", "after_s": "-1"}, "after_s", "Cannot be negative"),
+            ({"notify_delay_s": "soon"}, "notify_delay_s", "Must be a number"),
+            ({"outcome": "explode"}, "outcome", "Must be one of succeed, fail, close or pending"),
+            ({"notify": "sometimes"}, "notify", "Must be one of normal, delay, drop or duplicate"),
+            ({"api_delay_s": "61", "api_error": "yes"}, "api_delay_s", "Must be at most 60 seconds"),
+            ({"name": "x" * 201}, "name", "Is longer than 200 characters")]:
         refused = browser.form("/_sandbox/rules", {"name": "Typed", **fields})
+        text = html.unescape(refused.text)
         assert refused.status_code == 400 and "Traceback" not in refused.text, fields
-        assert flash_of(refused).startswith(f"error: {message}"), (fields, flash_of(refused))
+        assert flash_of(refused).startswith("error: Rule not added. "), (fields, flash_of(refused))
+        assert re.search(rf'data-field-error="{field}">{re.escape(message)}', text), (fields, flash_of(refused))
+        for raw in ("Value error", "Input should", "match.", "action."):
+            assert raw not in text, (fields, raw)
         assert 'name="amount"' in refused.text and "Add rule" in refused.text  # the form again, as typed
+    exists = browser.form("/_sandbox/rules", {"name": "Typed", "id": "magic-404-declined"})
+    assert flash_of(exists) == "error: Rule not added: rule 'magic-404-declined' exists"
     kept = browser.form("/_sandbox/rules", {"name": "Typed", "amount": "7.77", "after_s": "-1", "outcome": "fail"})
     assert 'value="7.77"' in kept.text and 'value="Typed"' in kept.text
     assert sandbox.admin.rules()["rules"] == before
