@@ -6,5 +6,6 @@ from __future__ import annotations
 
 def all_apps() -> list:
     from .hmall.provider import HmallApp
+    from .partner.provider import PartnerApp
 
-    return [HmallApp()]
+    return [HmallApp(), PartnerApp()]
