@@ -7,5 +7,6 @@ from __future__ import annotations
 def all_apps() -> list:
     from .hmall.provider import HmallApp
     from .partner.provider import PartnerApp
+    from .shop.provider import ShopApp
 
-    return [HmallApp(), PartnerApp()]
+    return [HmallApp(), PartnerApp(), ShopApp()]

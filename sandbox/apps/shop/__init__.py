@@ -1,0 +1,1 @@
+"""The shop app (seed 002): POST /api/order/pay."""

@@ -1,0 +1,456 @@
+"""The shop app's "order immediate pay" (seed 002, ../shared/specs/merchant-apps.md): `POST /api/order/pay`.
+
+Each pay call of an order is a payment: a real sandbox WeChat APP payment (pay_method 1, 4), a real Alipay app-pay
+trade (2, 5) or a points payment of the shop itself (3, provider `shop`, paid at once). The order follows its payment
+(core/app_data.py); points beside an API payment are held when the order is placed, taken when the payment succeeds
+and released when it fails, closes or expires (core/ledger.py). Shop users, tokens, orders and addresses are app
+records; points are core ledger accounts (asset `points`)."""
+from __future__ import annotations
+
+import json
+import logging
+from decimal import Decimal
+from typing import Any
+from urllib.parse import parse_qsl
+
+from aiohttp import web
+
+from ...appkeys import PROVIDERS
+from ...core import errors
+from ...core.app_data import AppOrderLink, AppRecord
+from ...core.engine import Engine
+from ...core.ledger import Account, Funding, Movement, account_id
+from ...core.models import Merchant, NewPayment, Payment, PaymentStatus
+from ...providers.alipay import gateway as alipay_gateway
+from ...providers.alipay import signing as alipay_signing
+from ...providers.alipay.models import PayBiz
+from ...providers.base import BodyTooLarge, read_body
+from ...providers.wechat import wire as wechat_wire
+from ...settings import Settings
+from . import models, payparams, wire
+from .wire import ShopError
+
+log = logging.getLogger(__name__)
+MAX_BODY = 64 * 1024
+PATH = "/api/order/pay"
+ATTEMPTS = 4  # a pay call re-reads the order when a concurrent call changed it meanwhile
+
+
+class ShopApp:
+    name = wire.APP
+    title = "Shop app"
+    paths = PATH
+    demo_users = ("users 1 (token shop-demo-token-1, 500 points) and 2 (token shop-demo-token-2, 100000 points); "
+                  "orders 1001-1004")
+    channel = None  # a points payment notifies nobody; WeChat and Alipay send their own notifies
+
+    def __init__(self):
+        self.engine: Engine | None = None
+        self.settings: Settings | None = None
+        self.app: web.Application | None = None
+
+    # ----- Provider protocol ---------------------------------------------------------------------------------
+
+    def setup(self, app: web.Application, engine: Engine, settings: Settings) -> None:
+        self.engine, self.settings, self.app = engine, settings, app
+        app.router.add_route("*", PATH, self._guarded(self.pay))
+
+    def new_credentials(self, token_ttl_s: int = wire.TOKEN_TTL_S, notify_url: str | None = None,
+                        points_per_yuan: int = wire.POINTS_PER_YUAN, **unknown: Any) -> dict[str, Any]:
+        if unknown:
+            raise TypeError(f"unknown shop options {sorted(unknown)}; expected token_ttl_s, notify_url, "
+                            "points_per_yuan")
+        return _settings({"token_ttl_s": token_ttl_s, "notify_url": notify_url, "points_per_yuan": points_per_yuan},
+                         ValueError)
+
+    def lookup_keys(self, credentials: dict[str, Any]) -> list[str]:
+        return []  # a call names its user by token, and the token its merchant
+
+    async def load_demo_data(self, merchant: Merchant, folder) -> None:
+        """Users (with their points), tokens, addresses and orders of fixtures/shop/data.json."""
+        data = json.loads((folder / "data.json").read_text(encoding="utf-8"))
+        for user in data["users"]:
+            await self.save_user(merchant, models.user(user["id"], user), actor="fixtures")
+        for address in data["addresses"]:
+            await self._put(merchant, "address", models.address(address["id"], address), "fixtures")
+        for order in data["orders"]:
+            await self._put(merchant, "order", {**models.order(order["id"], order), "pay_state": "unpaid"},
+                            "fixtures")
+        for token in data["tokens"]:
+            await self.issue_token(merchant, token["user_id"], token["expires_in_s"], token["token"], "fixtures")
+
+    # ----- records -------------------------------------------------------------------------------------------
+
+    async def _put(self, merchant: Merchant, kind: str, data: dict, actor: str, lookup: str | None = None
+                   ) -> AppRecord:
+        return await self.engine.put_app_record(merchant.id, wire.APP, kind, str(data["id"]), data, lookup=lookup,
+                                                actor=actor)
+
+    async def save_user(self, merchant: Merchant, user: dict, actor: str = "api") -> AppRecord:
+        """The user record and its points account (opened with `points` when new; an existing one stays)."""
+        points = user.pop("points", 0)
+        record = await self._put(merchant, "user", user, actor)
+        await self.engine.open_account(merchant.id, wire.APP, record.id, "points", opening=points, actor=actor)
+        return record
+
+    async def issue_token(self, merchant: Merchant, user_id: Any, ttl_s: int | None, token: str | None = None,
+                          actor: str = "api") -> dict[str, Any]:
+        """A login token for a user: valid for ttl_s seconds of the sandbox clock (None: never expires)."""
+        uid = models.record_id(user_id, "user")
+        if await self.engine.app_record(merchant.id, "user", str(uid)) is None:
+            raise errors.NotFound(f"no shop user {uid}")
+        token = token or wire.new_token()
+        now = self.engine.clock.now()
+        data = {"user_id": uid, "issued_at": now, "expires_at": None if ttl_s is None else now + ttl_s}
+        await self.engine.put_app_record(merchant.id, wire.APP, "token", token, data, lookup=token, actor=actor)
+        return {"token": token, **data}
+
+    # ----- admin API (sandbox/console/apps_api.py) -------------------------------------------------------------
+
+    async def admin_put(self, merchant: Merchant, kind: str, record_id: str, data: dict[str, Any]) -> AppRecord:
+        """A user {nickname, phone, points (opening, when new)}; an order {user_id, price (fen), title} (not one
+        being paid or paid); an address {user_id, name, phone, detail}. Tokens come from the action issue-token."""
+        if kind == "user":
+            return await self.save_user(merchant, models.user(record_id, data))
+        if kind == "order":
+            order = models.order(record_id, data)
+            await self._user_of(merchant, order["user_id"])
+            current = await self.engine.app_record(merchant.id, kind, str(order["id"]))
+            if current is not None and current.data.get("pay_state") != "unpaid":
+                raise errors.InvalidInput(f"order {order['id']} is {current.data.get('pay_state')}: it stays as is")
+            return await self._put(merchant, kind, {**order, "pay_state": "unpaid"}, "api")
+        if kind == "address":
+            address = models.address(record_id, data)
+            await self._user_of(merchant, address["user_id"])
+            return await self._put(merchant, kind, address, "api")
+        raise errors.InvalidInput("the shop keeps users, orders and addresses (tokens: POST …/actions/issue-token)")
+
+    async def admin_patch(self, merchant: Merchant, kind: str, record_id: str, data: dict[str, Any]) -> AppRecord:
+        """Change some fields: a user's nickname/phone, an unpaid order's price/title, an address's fields."""
+        current = await self.engine.app_record(merchant.id, kind, record_id)
+        if current is None or kind not in ("user", "order", "address"):
+            raise errors.NotFound(f"no shop {kind} {record_id!r}")
+        if kind == "user":
+            if not set(data) <= {"nickname", "phone"}:
+                raise errors.InvalidInput("a user's nickname and phone can be changed (points: set-points)")
+            changed = models.user(record_id, {**current.data, **data, "points": 0})
+            changed.pop("points")
+        elif kind == "order":
+            if not set(data) <= {"price", "title"}:
+                raise errors.InvalidInput("an order's price and title can be changed")
+            if current.data.get("pay_state") != "unpaid":
+                raise errors.InvalidInput(f"order {record_id} is {current.data.get('pay_state')}: it stays as is")
+            changed = models.order(record_id, {**current.data, **data})
+        else:
+            changed = models.address(record_id, {**current.data, **data})
+        return await self.engine.update_app_record(merchant.id, kind, record_id, changed, actor="api")
+
+    async def admin_action(self, merchant: Merchant, action: str, body: dict[str, Any]) -> dict[str, Any]:
+        """issue-token {user_id, ttl_s?, token?} → {token, user_id, issued_at, expires_at};
+        revoke-token {token}; set-points {user_id, points} → the points account;
+        settings {token_ttl_s?, notify_url?, points_per_yuan?} → the shop's settings."""
+        creds = merchant.for_provider(wire.APP)
+        if action == "issue-token":
+            ttl = body.get("ttl_s", creds.get("token_ttl_s", wire.TOKEN_TTL_S))
+            if ttl is not None and (not isinstance(ttl, int) or isinstance(ttl, bool) or not
+                                    -366 * 86400 <= ttl <= 10 * 366 * 86400):
+                raise errors.InvalidInput("ttl_s: whole seconds (negative: an expired token), or null: never expires")
+            token = body.get("token")
+            if token is not None and not (isinstance(token, str) and 8 <= len(token) <= 128 and token.isprintable()
+                                          and token.strip() == token):
+                raise errors.InvalidInput("token: 8-128 printable characters")
+            if token is not None:
+                existing = await self.engine.app_record_by_lookup(wire.APP, "token", token)
+                if existing is not None and existing.merchant_id != merchant.id:
+                    raise errors.InvalidInput("that token belongs to another merchant's shop")
+            return await self.issue_token(merchant, body.get("user_id"), ttl, token)
+        if action == "revoke-token":
+            token = body.get("token")
+            record = await self.engine.app_record(merchant.id, "token", token) if isinstance(token, str) else None
+            if record is None:
+                raise errors.NotFound("no such token")
+            now = self.engine.clock.now()
+            await self.engine.update_app_record(merchant.id, "token", token, {"expires_at": now}, actor="api")
+            return {"token": token, "user_id": record.data["user_id"], "expires_at": now}
+        if action == "set-points":
+            uid = models.record_id(body.get("user_id"), "user")
+            points = body.get("points")
+            if not isinstance(points, int) or isinstance(points, bool) or not 0 <= points <= models.MAX_FEN:
+                raise errors.InvalidInput("points: a whole number, 0 or more")
+            account = await self._points(merchant, uid)
+            if points != account.balance:
+                account = await self.engine.adjust_account(account.id, points - account.balance,
+                                                           memo=f"points set to {points}", actor="api")
+            return {**account.model_dump(), "available": account.available}
+        if action == "settings":
+            changes = _settings({k: body[k] for k in ("token_ttl_s", "notify_url", "points_per_yuan") if k in body},
+                                errors.InvalidInput)
+            if changes:
+                merchant = await self.engine.update_settings(merchant.id, wire.APP, changes)
+            creds = merchant.for_provider(wire.APP)
+            return {"merchant_id": merchant.id, "token_ttl_s": creds.get("token_ttl_s", wire.TOKEN_TTL_S),
+                    "notify_url": creds.get("notify_url"),
+                    "points_per_yuan": creds.get("points_per_yuan", wire.POINTS_PER_YUAN)}
+        raise errors.NotFound(f"the shop has no action {action!r}; it has: issue-token, revoke-token, set-points, "
+                              "settings")
+
+    async def _user_of(self, merchant: Merchant, user_id: int) -> AppRecord:
+        user = await self.engine.app_record(merchant.id, "user", str(user_id))
+        if user is None:
+            raise errors.InvalidInput(f"no shop user {user_id}")
+        return user
+
+    async def _points(self, merchant: Merchant, user_id: int) -> Account:
+        await self._user_of(merchant, user_id)
+        return await self.engine.open_account(merchant.id, wire.APP, str(user_id), "points", actor="api")
+
+    # ----- wire ----------------------------------------------------------------------------------------------
+
+    def _guarded(self, handler):
+        async def guarded(request: web.Request) -> web.StreamResponse:
+            try:
+                return await handler(request)
+            except ShopError as exc:
+                return exc.response()
+            except Exception:  # never a traceback or a 5xx: the app's own envelope
+                log.exception("shop %s %s failed", request.method, request.path)
+                return ShopError(wire.BUSY).response()
+        return guarded
+
+    async def _caller(self, request: web.Request) -> tuple[Merchant, AppRecord]:
+        """The merchant and user of the `token` header; token过期 for a missing, unknown or expired one."""
+        token = request.headers.get("token", "").strip()
+        record = await self.engine.app_record_by_lookup(wire.APP, "token", token) if 0 < len(token) <= 256 else None
+        if record is None:
+            raise ShopError(wire.TOKEN_EXPIRED)
+        expires_at = record.data.get("expires_at")
+        if expires_at is not None and expires_at <= self.engine.clock.now():
+            raise ShopError(wire.TOKEN_EXPIRED)
+        try:
+            merchant = self.engine.merchant(record.merchant_id)
+        except errors.MerchantNotFound:
+            raise ShopError(wire.TOKEN_EXPIRED) from None
+        user = await self.engine.app_record(merchant.id, "user", str(record.data.get("user_id")))
+        if user is None:
+            raise ShopError(wire.TOKEN_EXPIRED)
+        return merchant, user
+
+    async def pay(self, request: web.Request) -> web.Response:
+        if request.method != "POST":
+            raise ShopError(wire.BAD_BODY)
+        merchant, user = await self._caller(request)
+        form = models.pay_form(await _fields(request))
+        if form.pay_method not in wire.METHODS:
+            raise ShopError(wire.BAD_METHOD)
+        if form.freight_mode not in (wire.FREE_SHIPPING, wire.NOT_FREE):
+            raise ShopError(wire.malformed("freight_mode"))
+        if form.freight_json_arr_key not in (0, *wire.FREIGHT_KEYS):
+            raise ShopError(wire.malformed("freight_json_arr_key"))
+        if form.freight_mode == wire.NOT_FREE and form.freight_json_arr_key not in wire.FREIGHT_KEYS:
+            raise ShopError(wire.FREIGHT_KEY_REQUIRED)
+        address = await self.engine.app_record(merchant.id, "address", str(form.address_id))
+        if address is None or str(address.data.get("user_id")) != user.id:
+            raise ShopError(wire.NO_ADDRESS)
+        for _ in range(ATTEMPTS):
+            try:
+                payment, pay_param = await self._attempt(request, merchant, user, form)
+            except _LookAgain:
+                continue
+            await self.engine.log_api_call(payment.id, f"shop {PATH} (pay_method {form.pay_method})",
+                                           {"user_id": user.id, **form.model_dump()}, {"pay_param": pay_param})
+            return wire.success(pay_param)
+        raise ShopError(wire.BUSY)
+
+    async def _attempt(self, request: web.Request, merchant: Merchant, user: AppRecord, form: models.PayForm
+                       ) -> tuple[Payment, Any]:
+        """One try at paying the order: the open payment again when the call asks the same, else a new one (the open
+        one of other terms is closed first). _LookAgain when a concurrent call changed the order meanwhile."""
+        order = await self.engine.app_record(merchant.id, "order", str(form.order_id))
+        if order is None or str(order.data.get("user_id")) != user.id:
+            raise ShopError(wire.NO_ORDER)
+        if order.data.get("pay_state") == "paid":
+            raise ShopError(wire.PAID)
+        open_payment = await self._open_payment(order)
+        terms = _terms(form)
+        if open_payment is not None:
+            attempt = await self.engine.app_record(merchant.id, "pay", open_payment.out_trade_no)
+            if attempt is not None and attempt.data.get("terms") == terms:
+                return open_payment, await self._again(merchant, user, open_payment)
+        points = await self.engine.open_account(merchant.id, wire.APP, user.id, "points", actor="shop")
+        held = _held(open_payment, points.id)
+        _check_amounts(order.data["price"], form, points.available + held,
+                       merchant.for_provider(wire.APP).get("points_per_yuan", wire.POINTS_PER_YUAN))
+        if open_payment is not None:  # the app asks for another way to pay: the open payment gives way
+            try:
+                await self.engine.close(open_payment.id, actor="shop", reason="superseded by a new pay call")
+            except errors.InvalidState:
+                raise _LookAgain() from None
+        try:
+            return await self._create(request, merchant, user, order, form, terms)
+        except errors.InvalidState:  # paid, or another payment opened, meanwhile
+            raise _LookAgain() from None
+        except errors.InsufficientFunds:
+            raise ShopError(wire.NOT_ENOUGH_POINTS) from None
+
+    async def _open_payment(self, order: AppRecord) -> Payment | None:
+        payment_id = order.data.get("payment_id")
+        if order.data.get("pay_state") != "paying" or not payment_id:
+            return None
+        try:
+            payment = await self.engine.get_payment(payment_id)
+        except errors.PaymentNotFound:
+            return None
+        return payment if payment.status is PaymentStatus.PENDING else None
+
+    async def _create(self, request: web.Request, merchant: Merchant, user: AppRecord, order: AppRecord,
+                      form: models.PayForm, terms: dict) -> tuple[Payment, Any]:
+        now = self.engine.clock.now()
+        out_trade_no = wire.out_trade_no(now)
+        hold = [Movement(account_id=account_id(merchant.id, user.id, "points"), amount=form.pay_integral)] \
+            if form.pay_integral else []
+        funding = Funding(hold=hold) if hold else None
+        link = AppOrderLink(app=wire.APP, order_id=order.id)
+        attempt = AppRecord(merchant_id=merchant.id, app=wire.APP, kind="pay", id=out_trade_no, created_at=now,
+                            updated_at=now, data={"order_id": form.order_id, "user_id": int(user.id),
+                                                  "provider": wire.METHODS[form.pay_method], "terms": terms})
+        subject = order.data.get("title") or wire.SUBJECT
+        notify_url = merchant.for_provider(wire.APP).get("notify_url")
+        method = wire.METHODS[form.pay_method]
+        if method == "points":
+            new = NewPayment(
+                provider=wire.APP, merchant_id=merchant.id, out_trade_no=out_trade_no, provider_trade_no=out_trade_no,
+                amount=order.data["price"], trade_type="POINTS", description=subject, payer={"user_id": user.id},
+                extra={"pay_method": form.pay_method, "points": form.pay_integral}, fingerprint=terms,
+                raw_request=json.dumps({"user_id": user.id, **form.model_dump()}), expires_in_s=wire.POINTS_TTL_S,
+                funding=funding, app_order=link, records=[attempt])
+            payment, _ = await self.engine.create_payment(new)
+            return payment, await self._again(merchant, user, payment)  # paid at once
+        if method == "wechat":
+            creds = merchant.for_provider("wechat")
+            if not creds.get("appids"):
+                raise ShopError(wire.NO_WECHAT)
+            appid = creds["appids"][0]
+            fingerprint = {"trade_type": "APP", "amount": form.pay_price, "description": subject, "appid": appid,
+                           "payer": {}, "attach": None, "sub_mchid": None}
+            new = NewPayment(  # as pay/unifiedorder makes an APP payment (providers/wechat/api_v2.py)
+                provider=wechat_wire.PROVIDER, merchant_id=merchant.id, out_trade_no=out_trade_no,
+                provider_trade_no=wechat_wire.transaction_id(now), amount=form.pay_price, trade_type="APP",
+                description=subject, notify_url=notify_url, provider_ids={"prepay_id": wechat_wire.prepay_id(now)},
+                extra={"api": "v2", "sign_type": "MD5", "sandboxnew": False, "appid": appid, "device_info": None,
+                       "product_id": None, "v2_partner": None, "spbill_create_ip": None},
+                fingerprint=fingerprint, raw_request=json.dumps({"user_id": user.id, **form.model_dump()}),
+                expires_in_s=wechat_wire.ORDER_TTL_S, funding=funding, app_order=link, records=[attempt])
+            payment, _ = await self.engine.create_payment(new)
+            return payment, payparams.wechat_app(creds, appid, payment.provider_ids["prepay_id"], now)
+        creds = merchant.for_provider("alipay")
+        alipay = self.app[PROVIDERS].get("alipay")
+        if not creds.get("app_private_key_pem") or alipay is None:
+            raise ShopError(wire.NO_ALIPAY)
+        order_string = payparams.alipay_order_string(
+            creds, payparams.alipay_biz(out_trade_no, form.pay_price, subject), notify_url, now)
+        try:  # the trade is opened as the gateway opens it from this very string (fingerprint included)
+            call = alipay_gateway.check(alipay_signing.parse_order_string(order_string), self.engine,
+                                        (payparams.ALIPAY_METHOD,))
+            biz = PayBiz.model_validate(alipay_gateway.biz_content(call))
+            payment = await alipay.methods.open_trade(call, biz, funding=funding, app_order=link, records=[attempt])
+        except alipay_gateway.Rejected as exc:
+            log.error("shop: the gateway refused the shop's own order string: %s", exc)
+            raise ShopError(wire.BUSY) from None
+        return payment, order_string
+
+    async def _again(self, merchant: Merchant, user: AppRecord, payment: Payment) -> Any:
+        """The pay parameters of an open payment (asked again with the same terms): WeChat's object with a fresh
+        nonce and time, Alipay's order string of the same trade; a points payment is paid now."""
+        now = self.engine.clock.now()
+        if payment.provider == wire.APP:
+            try:
+                await self.engine.succeed(payment.id, actor=f"shop user {user.id}")
+            except errors.InvalidState:  # paid (or given way) by a concurrent call
+                raise _LookAgain() from None
+            return ""
+        if payment.provider == wechat_wire.PROVIDER:
+            return payparams.wechat_app(merchant.for_provider("wechat"), payment.extra["appid"],
+                                        payment.provider_ids["prepay_id"], now)
+        return payparams.alipay_order_string(
+            merchant.for_provider("alipay"), payparams.alipay_biz(payment.out_trade_no, payment.amount,
+                                                                  payment.description or wire.SUBJECT),
+            payment.notify_url, now)
+
+
+class _LookAgain(Exception):
+    """The order changed under this call (paid, or another payment opened): read it again."""
+
+
+def _terms(form: models.PayForm) -> dict[str, int]:
+    """What makes two pay calls of one order "the same": the same payment is handed back."""
+    return form.model_dump()
+
+
+def _held(payment: Payment | None, account: str) -> int:
+    """Points an open payment holds on the account (given back when a new pay call supersedes it)."""
+    if payment is None:
+        return 0
+    holds = (payment.extra.get("funding") or {}).get("hold") or []
+    return sum(move["amount"] for move in holds if move["account_id"] == account)
+
+
+def _check_amounts(price: int, form: models.PayForm, available: int, per_yuan: int) -> None:
+    """The seed's rules. Money compares in fen × points_per_yuan: a point is worth 100 / points_per_yuan fen."""
+    method, points = form.pay_method, form.pay_integral
+    covers = available * 100 >= price * per_yuan
+    if covers and method != wire.POINTS:
+        raise ShopError(wire.USE_POINTS)
+    if not covers and method == wire.POINTS:
+        raise ShopError(wire.NOT_ENOUGH_FOR_POINTS)
+    if method in (wire.WECHAT, wire.ALIPAY) and points:
+        raise ShopError(wire.NO_POINTS_WITH_API)
+    if method in wire.WITH_POINTS and not points:
+        raise ShopError(wire.POINTS_REQUIRED)
+    if method == wire.POINTS and form.pay_price:
+        raise ShopError(wire.POINTS_ONLY_PRICE)
+    if form.pay_price * per_yuan + points * 100 != price * per_yuan:
+        raise ShopError(wire.PRICE_MISMATCH)
+    if points > available:
+        raise ShopError(wire.NOT_ENOUGH_POINTS)
+
+
+def _settings(values: dict[str, Any], error: type[Exception]) -> dict[str, Any]:
+    if "token_ttl_s" in values:
+        ttl = values["token_ttl_s"]
+        if not isinstance(ttl, int) or isinstance(ttl, bool) or not 1 <= ttl <= 10 * 366 * 86400:
+            raise error("token_ttl_s: whole seconds, 1 to ten years")
+    if "notify_url" in values:
+        url = values["notify_url"]
+        if url is not None and not (isinstance(url, str) and url.startswith(("http://", "https://"))
+                                    and len(url) <= 2048):
+            raise error("notify_url must be an http(s) URL or null")
+    if "points_per_yuan" in values:
+        per_yuan = values["points_per_yuan"]
+        if not isinstance(per_yuan, int) or isinstance(per_yuan, bool) or not 1 <= per_yuan <= 10000:
+            raise error("points_per_yuan: a whole number from 1 to 10000")
+    return dict(values)
+
+
+async def _fields(request: web.Request) -> dict[str, Any]:
+    """The call's fields: query parameters, then the body (JSON, urlencoded or multipart form) over them."""
+    fields: dict[str, Any] = dict(request.query)
+    content_type = request.content_type or ""
+    try:
+        if content_type.startswith("multipart/"):
+            if (request.content_length or 0) > MAX_BODY:
+                raise ShopError(wire.BAD_BODY)
+            form = await request.post()
+            return {**fields, **{k: v for k, v in form.items() if isinstance(v, str)}}
+        raw = await read_body(request, MAX_BODY)
+    except BodyTooLarge:
+        raise ShopError(wire.BAD_BODY) from None
+    text = raw.decode("utf-8", "replace").strip()
+    if "json" in content_type or text.startswith("{"):
+        try:
+            body = json.loads(text, parse_float=Decimal) if text else {}
+        except (ValueError, RecursionError):
+            raise ShopError(wire.BAD_BODY) from None
+        if not isinstance(body, dict):
+            raise ShopError(wire.BAD_BODY)
+        return {**fields, **body}
+    return {**fields, **dict(parse_qsl(text, keep_blank_values=True))}
