@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from wechatpy.pay import WeChatPay as WeChatPayV2
+from wechatpy.pay.utils import calculate_signature, calculate_signature_hmac
 
 from sandbox.core.models import (
     CloseReason, Merchant, Notification, NotificationStatus, OutboundRequest, Payment, PaymentStatus, Refund,
@@ -58,6 +59,9 @@ def test_trade_states(changes, state):
 
 def test_retry_schedule_is_wechats():
     assert len(RETRY_DELAYS) == 15 and sum(RETRY_DELAYS) == 24 * 3600 + 4 * 60
+    # the documented order, delay by delay (15s, 15s, 30s, 3m, 10m, 20m, 30m, 30m, 30m, 60m, 3h, 3h, 3h, 6h, 6h)
+    assert list(RETRY_DELAYS) == [15, 15, 30, 180, 600, 1200, 1800, 1800, 1800, 3600, 10800, 10800, 10800, 21600,
+                                  21600]
 
 
 def test_only_paid_orders_and_refunds_outside_a_reverse_are_notified():
@@ -106,7 +110,9 @@ async def test_v2_pay_notify_is_signed_with_the_orders_sign_type(sign_type):
                    extra={"api": "v2", "appid": CREDS["appids"][0], "sign_type": sign_type})
     request = await WeChatChannel().render(notification(paid), MERCHANT, 1, NOW)
     fields = v2_crypto.parse_xml(request.body)
-    assert fields["sign"] == v2_crypto.sign(fields, CREDS["v2_key"], sign_type)
+    unsigned = {k: v for k, v in fields.items() if k != "sign"}
+    wechatpy_sign = calculate_signature if sign_type == "MD5" else calculate_signature_hmac  # not our own signer
+    assert fields["sign"] == wechatpy_sign(unsigned, CREDS["v2_key"])
     if sign_type == "MD5":
         client = WeChatPayV2(appid=CREDS["appids"][0], api_key=CREDS["v2_key"], mch_id=CREDS["mchid"])
         assert client.parse_payment_result(request.body)["total_fee"] == 100
