@@ -14,6 +14,8 @@ from aiohttp import web
 from .access_log import ACCESS_LOG, AccessLogger
 from .app import create_app
 from .appkeys import ENGINE, PROVIDERS, SETTINGS
+from .apps import all_apps
+from .providers import all_providers
 from .settings import Settings, checked_zone
 
 PROVIDER_PATHS = {
@@ -27,10 +29,10 @@ PORT_IN_USE = 2  # exit code
 
 def parse_args(argv: list[str] | None = None, prog: str | None = None) -> Settings:
     env = Settings.from_env()
+    served = ", ".join(p.title for p in [*all_providers(), *all_apps()])  # what is registered, so nothing unbuilt
     parser = argparse.ArgumentParser(
         prog=prog,
-        description="Payment provider sandbox: WeChat Pay (APIv3 and v2), Alipay and QuickPay on one port, with a web "
-                    "console, an admin API and a pytest plugin.",
+        description=f"Payment sandbox: {served} on one port, with a web console, an admin API and a pytest plugin.",
     )
     parser.add_argument("--host", default=env.host, help="address to listen on (SANDBOX_HOST, default %(default)s)")
     parser.add_argument("--port", type=int, default=env.port, help="port (SANDBOX_PORT, default %(default)s)")
