@@ -337,7 +337,9 @@ def test_users_gifts_and_addresses_from_the_admin_api(sandbox, key):
         assert refused.value.status == 400, path
     # a used coupon made usable again by a tester
     pay(sandbox, key, order_fields(coupon_id=COUPON_1_YUAN))
-    api(sandbox, "PATCH", f"/apps/partner/coupon/{COUPON_1_YUAN}", {"data": {"used": False}})
+    reset = api(sandbox, "PATCH", f"/apps/partner/coupon/{COUPON_1_YUAN}", {"data": {"used": False}})
+    assert reset["data"] == {"id": COUPON_1_YUAN, "amount": 100, "used": False, "title": "满减券 1元",
+                             "user_id": USER, "held_by": None}
     assert pay(sandbox, key, order_fields(coupon_id=COUPON_1_YUAN))["code"] == 1
 
 

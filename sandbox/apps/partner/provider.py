@@ -95,7 +95,8 @@ class PartnerApp:
         if kind != "user":
             if kind == "coupon":  # what the engine wrote on it stays (held by a paying order, who used it)
                 existing = await self.engine.app_record(merchant.id, kind, record_id)
-                kept = {k: v for k, v in (existing.data if existing else {}).items() if k in ENGINE_KEYS}
+                kept = {k: v for k, v in (existing.data if existing else {}).items() if k in ENGINE_KEYS
+                        and (record["used"] or k == "held_by")}  # made usable again: who used it is gone
                 record = {**kept, **record}
             return await self.engine.put_app_record(merchant.id, APP, kind, record_id, {"id": record_id, **record},
                                                     actor=actor)
