@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from console_http import quickpay
+from test_console_browser import goto_live, wait_live
 from sandbox.providers import all_providers
 from sandbox.testing.receiver import NotifyReceiver
 
@@ -95,6 +96,23 @@ def varied_payments(sandbox, receiver) -> str:
     return shown["id"]
 
 
+def hmall_users(page, sandbox, target: Path) -> None:
+    """The hmall users page with its seed users and orders: Rose is topped up and Thomas frozen on the page."""
+    goto_live(page, "/_sandbox/apps/hmall")
+    expect(page.locator("#user-1 [data-balance]")).to_have_text("¥10,000.00")
+    expect(page.locator("#order-123865420")).to_contain_text("未付款")
+    page.get_by_label("Amount for demo-hmall:2:balance").fill("88.80")
+    page.locator("#user-2 [data-action=top-up]").click()
+    expect(page.locator("#flash")).to_have_text("Topped up ¥88.80 to user 2 (Rose): balance now ¥10,088.80")
+    wait_live(page)
+    page.locator("#user-4 [data-action=freeze]").click()
+    expect(page.locator("#flash")).to_have_text("User 4 frozen")
+    expect(page.locator("#user-4 [data-column=status]")).to_contain_text("禁止使用")
+    expect(page.locator("#user-4 [data-action=unfreeze]")).to_be_visible()
+    page.evaluate("window.scrollTo(0, 0)")
+    page.screenshot(path=str(target / "console-hmall.png"), full_page=True)
+
+
 def test_screenshots(page, sandbox, merchant_receiver, tmp_path):
     target = Path(__file__).resolve().parents[2] / "docs" / "screenshots" \
         if os.environ.get("SANDBOX_SCREENSHOTS") == "1" else tmp_path
@@ -124,10 +142,13 @@ def test_screenshots(page, sandbox, merchant_receiver, tmp_path):
     expect(page.locator("#rules")).to_contain_text("→ close after 30 min")
     page.screenshot(path=str(target / "console-rules.png"), full_page=True)
 
+    hmall_users(page, sandbox, target)
+
     pending = sandbox.admin.payments(out_trade_no="SO-20261125-0007")["payments"][0]  # aggregated QR: wallets
     page.set_viewport_size({"width": 390, "height": 844})
     page.goto(f"/_sandbox/pay/{pending['id']}")
     expect(page.locator(".qr svg")).to_be_visible()
     page.screenshot(path=str(target / "cashier.png"), full_page=True)
-    for name in ("console-payments.png", "console-payment.png", "console-rules.png", "cashier.png"):
+    for name in ("console-payments.png", "console-payment.png", "console-rules.png", "console-hmall.png",
+                 "cashier.png"):
         assert (target / name).stat().st_size > 10_000
