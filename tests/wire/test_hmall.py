@@ -148,7 +148,7 @@ def test_balance_payment_takes_the_money_marks_both_orders_and_refuses_a_second_
     vo = by_biz(sandbox, auth)
     assert vo["status"] == 3 and vo["paySuccessTime"] is not None
     order = admin(sandbox, "GET", f"/apps/hmall/order/{ORDER}")["data"]
-    assert order["pay_state"] == "paid" and order["payment_id"]
+    assert (order["pay_state"], order["status"]) == ("paid", 2) and order["payment_id"]
     assert envelope(pay(sandbox, auth, pay_order_id)) == error(500, "交易已支付或关闭！")
     assert envelope(pay(sandbox, auth, "1234567890123456789")) == error(500, "服务器内部异常")
     assert balance(sandbox) == 1_000_000 - 2599

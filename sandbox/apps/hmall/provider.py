@@ -233,7 +233,7 @@ class HmallApp:
                     payer={"user_id": caller},
                     extra={**{k: v for k, v in terms.items() if k != "funding"}, "pay_order_no": self.ids.next(now)},
                     funding=Funding.model_validate(terms["funding"]),
-                    app_order=AppOrderLink(app=wire.APP, order_id=biz_order_no),
+                    app_order=AppOrderLink(app=wire.APP, order_id=biz_order_no, on_paid={"status": wire.ORDER_PAID}),
                     fingerprint=fingerprint, raw_request=form.model_dump_json(), expires_in_s=wire.PAY_ORDER_TTL_S)
                 try:
                     payment, _ = await self.engine.create_payment(new)
