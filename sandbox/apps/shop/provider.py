@@ -33,15 +33,14 @@ from .wire import ShopError
 log = logging.getLogger(__name__)
 MAX_BODY = 64 * 1024
 PATH = "/api/order/pay"
-ATTEMPTS = 4  # a pay call re-reads the order when a concurrent call changed it meanwhile
+ATTEMPTS = 16  # a pay call re-reads the order when a concurrent call changed it meanwhile
 
 
 class ShopApp:
     name = wire.APP
     title = "Shop app"
     paths = PATH
-    demo_users = ("users 1 (token shop-demo-token-1, 500 points) and 2 (token shop-demo-token-2, 100000 points); "
-                  "orders 1001-1004")
+    demo_users = ("users 1, 2, 3 (tokens shop-demo-token-1/2/3; 500, 100000 and 0 points); orders 1001-1004")
     channel = None  # a points payment notifies nobody; WeChat and Alipay send their own notifies
 
     def __init__(self):
@@ -276,9 +275,9 @@ class ShopApp:
             attempt = await self.engine.app_record(merchant.id, "pay", open_payment.out_trade_no)
             if attempt is not None and attempt.data.get("terms") == terms:
                 return open_payment, await self._again(merchant, user, open_payment)
-        points = await self.engine.open_account(merchant.id, wire.APP, user.id, "points", actor="shop")
-        held = _held(open_payment, points.id)
-        _check_amounts(order.data["price"], form, points.available + held,
+        points = await self._points_of(merchant, user)
+        await self._unchanged(order)  # the order, its open payment and the points were read as one state
+        _check_amounts(order.data["price"], form, points.available + _held(open_payment, points.id),
                        merchant.for_provider(wire.APP).get("points_per_yuan", wire.POINTS_PER_YUAN))
         if open_payment is not None:  # the app asks for another way to pay: the open payment gives way
             try:
@@ -290,7 +289,20 @@ class ShopApp:
         except errors.InvalidState:  # paid, or another payment opened, meanwhile
             raise _LookAgain() from None
         except errors.InsufficientFunds:
+            await self._unchanged(order)  # a concurrent call's hold on this order is not a lack of points
             raise ShopError(wire.NOT_ENOUGH_POINTS) from None
+
+    async def _points_of(self, merchant: Merchant, user: AppRecord) -> Account:
+        try:
+            return await self.engine.get_account(account_id(merchant.id, user.id, "points"))
+        except errors.NotFound:
+            return await self.engine.open_account(merchant.id, wire.APP, user.id, "points", actor="shop")
+
+    async def _unchanged(self, order: AppRecord) -> None:
+        """_LookAgain when the order changed since it was read (a concurrent pay call, a payment's outcome)."""
+        now = await self.engine.app_record(order.merchant_id, "order", order.id)
+        if now is None or now.updated_at != order.updated_at or now.data != order.data:
+            raise _LookAgain()
 
     async def _open_payment(self, order: AppRecord) -> Payment | None:
         payment_id = order.data.get("payment_id")
