@@ -46,7 +46,8 @@ async def index(request: web.Request) -> web.Response:
         "explorer": DOCS,
         "openapi": OPENAPI,
         "console": f"{CONSOLE}/",
-        "auth": "with --admin-token, every call but health needs Authorization: Bearer <token>",
+        "auth": "with --admin-token, every call needs Authorization: Bearer <token>, but for health and this "
+                "description (this index, the explorer, openapi.json)",
         "resources": resources,
     })
 
