@@ -29,6 +29,7 @@ class AppOrderLink(BaseModel):
     app: str
     order_id: str
     consumes: list[RecordRef] = Field(default_factory=list)
+    on_paid: dict[str, Any] = Field(default_factory=dict)  # fields the order takes when paid (hmall: status 2)
 
 
 class AppRecord(BaseModel):
@@ -128,7 +129,7 @@ class AppDataOperations:
             return
         data = row["data"]
         if succeeded:
-            data.update(pay_state="paid", paid_at=now, payment_id=payment.id)
+            data.update(pay_state="paid", paid_at=now, payment_id=payment.id, **link.on_paid)
             for ref in link.consumes:
                 consumed = records_store.get(conn, payment.merchant_id, ref.kind, ref.id)
                 if consumed is not None:
