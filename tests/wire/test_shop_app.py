@@ -191,7 +191,7 @@ def test_points_only_pays_at_once_and_an_order_paid_is_refused(sandbox):
     assert (payment["provider"], payment["trade_type"], payment["status"], payment["amount"]) == \
         ("shop", "POINTS", "SUCCEEDED", 2000)
     data = order(sandbox, 1004)
-    assert (data["pay_state"], data["payment_id"]) == ("paid", payment["id"])
+    assert (data["status"], data["pay_state"], data["payment_id"]) == ("paid", "paid", payment["id"])
     assert call(sandbox, POINTS_1004, token=T2) == error("订单已支付")
     assert call(sandbox, {**POINTS_1004, "pay_method": 2, "pay_price": "20.00", "pay_integral": 0},
                 token=T2) == error("订单已支付")
@@ -207,7 +207,7 @@ def test_points_are_held_on_order_and_released_when_the_payment_closes_fails_or_
     assert order(sandbox, 1001)["pay_state"] == "paying"
     sandbox.admin.close(the_payment(sandbox, 1001)["id"])
     assert points(sandbox) == (500, 0)
-    assert order(sandbox, 1001)["pay_state"] == "unpaid"
+    assert (order(sandbox, 1001)["pay_state"], order(sandbox, 1001)["status"]) == ("unpaid", "unpaid")
     # fail
     pay_param(call(sandbox, {**MIXED_1001, "pay_method": 5}))
     assert points(sandbox) == (500, 500)
@@ -288,7 +288,7 @@ def test_wechat_loop_pay_succeed_order_paid_points_taken_notify_received(sandbox
     assert payment["amount"] == 9400 and points(sandbox) == (500, 500)
     sandbox.admin.succeed(payment["id"])
     data = order(sandbox, 1001)
-    assert (data["pay_state"], data["payment_id"]) == ("paid", payment["id"])
+    assert (data["status"], data["pay_state"], data["payment_id"]) == ("paid", "paid", payment["id"])
     assert points(sandbox) == (0, 0)
     (received,) = notify_receiver.wait_for(1)
     assert received.path == "/wx"
@@ -437,4 +437,9 @@ def test_users_orders_addresses_and_points_through_the_admin_api(sandbox):
     assert admin(sandbox, "PUT", "/apps/shop/order/7001", {"data": {"user_id": 7, "price": 5}}, expect=400)
     assert admin(sandbox, "PATCH", "/apps/shop/order/7001", {"data": {"price": 5}}, expect=400)
     assert admin(sandbox, "PATCH", "/apps/shop/order/1001", {"data": {"price": 100}})["data"]["price"] == 100
+    # an order paid elsewhere
+    admin(sandbox, "PUT", "/apps/shop/order/7004", {"data": {"user_id": 7, "price": 9, "status": "paid"}})
+    assert call(sandbox, {**fields, "order_id": 7004, "pay_integral": 9}, token="neo-token-0001") == error("订单已支付")
+    assert admin(sandbox, "PUT", "/apps/shop/order/7005", {"data": {"user_id": 7, "price": 9, "status": 2}},
+                 expect=400)["error"]["message"] == "status is unpaid or paid"
     assert admin(sandbox, "POST", "/apps/shop/actions/nope", {}, expect=404)["error"]["code"] == "NOT_FOUND"

@@ -110,10 +110,13 @@ def user(ident: Any, data: dict) -> dict:
 
 
 def order(ident: Any, data: dict) -> dict:
-    """{user_id, price (fen, > 0), title}."""
+    """{user_id, price (fen, > 0), title, status (unpaid, or paid: an order paid elsewhere)}."""
+    status = data.get("status", wire.UNPAID)
+    if status not in (wire.UNPAID, wire.PAID_STATUS):
+        raise errors.InvalidInput(f"status is {wire.UNPAID} or {wire.PAID_STATUS}")
     return {"id": record_id(ident, "order"), "user_id": record_id(data.get("user_id"), "user"),
             "title": _text(data, "title", wire.SUBJECT, limit=128) or wire.SUBJECT,
-            "price": _count(data, "price", "fen", minimum=1)}
+            "price": _count(data, "price", "fen", minimum=1), "status": status}
 
 
 def address(ident: Any, data: dict) -> dict:

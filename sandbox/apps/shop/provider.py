@@ -73,8 +73,7 @@ class ShopApp:
         for address in data["addresses"]:
             await self._put(merchant, "address", models.address(address["id"], address), "fixtures")
         for order in data["orders"]:
-            await self._put(merchant, "order", {**models.order(order["id"], order), "pay_state": "unpaid"},
-                            "fixtures")
+            await self._put_order(merchant, models.order(order["id"], order), "fixtures")
         for token in data["tokens"]:
             await self.issue_token(merchant, token["user_id"], token["expires_in_s"], token["token"], "fixtures")
 
@@ -84,6 +83,10 @@ class ShopApp:
                    ) -> AppRecord:
         return await self.engine.put_app_record(merchant.id, wire.APP, kind, str(data["id"]), data, lookup=lookup,
                                                 actor=actor)
+
+    async def _put_order(self, merchant: Merchant, order: dict, actor: str) -> AppRecord:
+        pay_state = "paid" if order["status"] == wire.PAID_STATUS else "unpaid"
+        return await self._put(merchant, "order", {**order, "pay_state": pay_state}, actor)
 
     async def save_user(self, merchant: Merchant, user: dict, actor: str = "api") -> AppRecord:
         """The user record and its points account (opened with `points` when new; an existing one stays)."""
@@ -107,8 +110,8 @@ class ShopApp:
     # ----- admin API (sandbox/console/apps_api.py) -------------------------------------------------------------
 
     async def admin_put(self, merchant: Merchant, kind: str, record_id: str, data: dict[str, Any]) -> AppRecord:
-        """A user {nickname, phone, points (opening, when new)}; an order {user_id, price (fen), title} (not one
-        being paid or paid); an address {user_id, name, phone, detail}. Tokens come from the action issue-token."""
+        """A user {nickname, phone, points (opening, when new)}; an order {user_id, price (fen), title, status
+        unpaid|paid} (not one being paid or paid); an address {user_id, name, phone, detail}. Tokens come from the action issue-token."""
         if kind == "user":
             return await self.save_user(merchant, models.user(record_id, data))
         if kind == "order":
@@ -117,7 +120,7 @@ class ShopApp:
             current = await self.engine.app_record(merchant.id, kind, str(order["id"]))
             if current is not None and current.data.get("pay_state") != "unpaid":
                 raise errors.InvalidInput(f"order {order['id']} is {current.data.get('pay_state')}: it stays as is")
-            return await self._put(merchant, kind, {**order, "pay_state": "unpaid"}, "api")
+            return await self._put_order(merchant, order, "api")
         if kind == "address":
             address = models.address(record_id, data)
             await self._user_of(merchant, address["user_id"])
@@ -321,7 +324,7 @@ class ShopApp:
         hold = [Movement(account_id=account_id(merchant.id, user.id, "points"), amount=form.pay_integral)] \
             if form.pay_integral else []
         funding = Funding(hold=hold) if hold else None
-        link = AppOrderLink(app=wire.APP, order_id=order.id)
+        link = AppOrderLink(app=wire.APP, order_id=order.id, on_paid={"status": wire.PAID_STATUS})
         attempt = AppRecord(merchant_id=merchant.id, app=wire.APP, kind="pay", id=out_trade_no, created_at=now,
                             updated_at=now, data={"order_id": form.order_id, "user_id": int(user.id),
                                                   "provider": wire.METHODS[form.pay_method], "terms": terms})

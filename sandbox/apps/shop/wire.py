@@ -20,6 +20,9 @@ WITH_POINTS = (WECHAT_POINTS, ALIPAY_POINTS)
 FREE_SHIPPING, NOT_FREE = 1, 2
 FREIGHT_KEYS = (1, 2)
 
+# an order's status; pay_state (core/app_data.py) says more: unpaid, paying (a payment is open) or paid
+UNPAID, PAID_STATUS = "unpaid", "paid"
+
 # Defaults of the shop's credentials (sandbox convention, see README "Shop app")
 POINTS_PER_YUAN = 100  # 100 points = 1 yuan: 1 point is worth 1 fen
 TOKEN_TTL_S = 7 * 86400
@@ -85,8 +88,3 @@ def new_token() -> str:
 
 def alipay_timestamp(now: float) -> str:
     return datetime.fromtimestamp(now, CHINA).strftime(ALIPAY_TIMESTAMP)
-
-
-def order_status(data: dict) -> str:
-    """The shop's order status: paid once its payment succeeded, unpaid otherwise (paying: a payment is open)."""
-    return "paid" if data.get("pay_state") == "paid" else "unpaid"
