@@ -8,13 +8,14 @@ A payment is funded from accounts by its `Funding` (kept in payment.extra["fundi
 - `debit`: taken when it succeeds (the success is refused, and the payment stays pending, when the account has not
   enough): an hmall balance payment. `succeed(funding=…)` may name the accounts at that moment (hmall deducts from
   the caller's balance, not the orderer's).
-A refund of a funded payment credits the refunded amount back to the first account its success debited.
+A refund of a funded payment credits back the accounts its success debited, in proportion to what is refunded.
 """
 from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
 from ..store import ledger as ledger_store
+from ..store import payments as payments_store
 from . import errors
 
 
@@ -139,11 +140,25 @@ class LedgerOperations:
                                memo=f"paid {payment.out_trade_no}", actor=actor)
 
     def _refund_funding(self, conn, payment, amount: int, now: float, actor: str) -> None:
-        """Credit a refund back to the account the payment was paid from (when it was paid from one)."""
-        paid_from = [e for e in ledger_store.entries_of_payment(conn, payment.id) if e["kind"] == "debit"]
-        if paid_from:
-            ledger_store.apply(conn, paid_from[0]["account_id"], "credit", amount, now, payment_id=payment.id,
-                               memo=f"refund of {payment.out_trade_no}", actor=actor)
+        """Credit refunds back to the accounts the payment was paid from, in proportion: each account gets back its
+        debit × (refunds settled so far / the payment's amount), less what it got back already. A balance that paid
+        the whole payment gets the refund itself; the shop's points beside a WeChat payment come back in full with a
+        full refund (the WeChat money is refunded to the payer, not to the points)."""
+        entries = ledger_store.entries_of_payment(conn, payment.id)
+        settled = sum(r["amount"] for r in payments_store.refunds_of(conn, payment.id)
+                      if r["status"] == "SUCCEEDED")
+        paid: dict[str, int] = {}
+        back: dict[str, int] = {}
+        for entry in entries:
+            if entry["kind"] == "debit":
+                paid[entry["account_id"]] = paid.get(entry["account_id"], 0) + entry["amount"]
+            elif entry["kind"] == "credit":
+                back[entry["account_id"]] = back.get(entry["account_id"], 0) + entry["amount"]
+        for account, debited in paid.items():
+            due = debited * min(settled, payment.amount) // payment.amount - back.get(account, 0)
+            if due > 0:
+                ledger_store.apply(conn, account, "credit", due, now, payment_id=payment.id,
+                                   memo=f"refund of {payment.out_trade_no}", actor=actor)
 
     @staticmethod
     def _account_in(conn, ident: str) -> Account:

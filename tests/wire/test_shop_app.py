@@ -230,6 +230,23 @@ def test_points_are_held_on_order_and_released_when_the_payment_closes_fails_or_
     assert len(payments(sandbox)) == 4 and {p["status"] for p in payments(sandbox)} == {"CLOSED", "FAILED"}
 
 
+def test_refunds_give_points_back_in_proportion_to_what_is_refunded(sandbox):
+    pay_param(call(sandbox, MIXED_1001))
+    payment = the_payment(sandbox, 1001)
+    sandbox.admin.succeed(payment["id"])
+    assert points(sandbox) == (0, 0)
+    sandbox.admin.refund(payment["id"], amount=4700)  # half the WeChat money: half the points
+    assert points(sandbox) == (250, 0)
+    sandbox.admin.refund(payment["id"], amount=4700)
+    assert points(sandbox) == (500, 0)  # never the WeChat money itself
+    pay_param(call(sandbox, POINTS_1004, token=T2))
+    points_payment = the_payment(sandbox, 1004)
+    sandbox.admin.refund(points_payment["id"], amount=1999)
+    assert points(sandbox, 2) == (98000 + 1999, 0)
+    sandbox.admin.refund(points_payment["id"], amount=1)
+    assert points(sandbox, 2) == (100000, 0)
+
+
 def test_asking_again_hands_back_the_same_payment_and_another_method_supersedes_it(sandbox):
     first = pay_param(call(sandbox, MIXED_1001))
     again = pay_param(call(sandbox, MIXED_1001))
