@@ -460,3 +460,23 @@ def test_users_orders_addresses_and_points_through_the_admin_api(sandbox):
     assert admin(sandbox, "PUT", "/apps/shop/order/7005", {"data": {"user_id": 7, "price": 9, "status": 2}},
                  expect=400)["error"]["message"] == "status is unpaid or paid"
     assert admin(sandbox, "POST", "/apps/shop/actions/nope", {}, expect=404)["error"]["code"] == "NOT_FOUND"
+
+
+def test_another_points_rate_and_a_shop_without_wechat_or_alipay(sandbox):
+    admin(sandbox, "POST", "/apps/shop/actions/settings", {"points_per_yuan": 10})  # 10 points = 1 yuan
+    fields = {"order_id": 1003, "pay_method": 3, "pay_integral": 30, "address_id": 1, "freight_mode": 1}
+    assert pay_param(call(sandbox, fields)) == ""
+    assert points(sandbox) == (470, 0)
+    assert admin(sandbox, "POST", "/apps/shop/actions/settings", {"points_per_yuan": 0}, expect=400)
+
+    shop = sandbox.admin.create_merchant("Shop without wallets", {"shop": {}})
+    assert shop["credentials"]["shop"] == {"token_ttl_s": 604800, "notify_url": None, "points_per_yuan": 100}
+    mine = {"merchant_id": shop["id"]}
+    admin(sandbox, "PUT", "/apps/shop/user/1", {**mine, "data": {"nickname": "solo"}})
+    admin(sandbox, "PUT", "/apps/shop/address/1", {**mine, "data": {"user_id": 1}})
+    admin(sandbox, "PUT", "/apps/shop/order/1", {**mine, "data": {"user_id": 1, "price": 500}})
+    token = admin(sandbox, "POST", "/apps/shop/actions/issue-token", {**mine, "user_id": 1})["token"]
+    fields = {"order_id": 1, "pay_price": "5.00", "address_id": 1, "freight_mode": 1}
+    assert call(sandbox, {**fields, "pay_method": 1}, token=token) == error("商户未开通微信支付")
+    assert call(sandbox, {**fields, "pay_method": 2}, token=token) == error("商户未开通支付宝支付")
+    assert sandbox.admin.payments(merchant=shop["id"])["payments"] == []
