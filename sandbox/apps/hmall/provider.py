@@ -12,6 +12,7 @@ import orjson
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
+from ...access_log import note_merchant
 from ...core import errors
 from ...core.app_data import AppOrderLink, AppRecord
 from ...core.engine import Engine
@@ -154,6 +155,7 @@ class HmallApp:
         merchant = self.engine.merchant_by_key(wire.APP, wire.APP)
         if merchant is None:
             raise HmallError(500, wire.SERVER_ERROR)
+        note_merchant(merchant.id)
         return merchant
 
     async def _body(self, request: web.Request, model: type[BaseModel], longs: tuple[str, ...] = ()) -> BaseModel:

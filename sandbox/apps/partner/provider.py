@@ -17,6 +17,7 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from ...appkeys import PROVIDERS
+from ...access_log import note_merchant
 from ...core import errors
 from ...core.app_data import AppOrderLink, AppRecord, RecordRef
 from ...core.engine import Engine
@@ -229,6 +230,7 @@ class PartnerApp:
             merchant = None
         if merchant is None or APP not in merchant.credentials:
             raise PartnerError.field("user_id", wire.NO_USER)
+        note_merchant(merchant.id)
         return merchant
 
     def _order(self, merchant: Merchant, ms: int, body: models.PayBody, user: AppRecord, gift: AppRecord,
