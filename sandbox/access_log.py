@@ -26,6 +26,36 @@ def note_merchant(merchant_id: str) -> None:
         request[MERCHANT_KEY] = merchant_id
 
 
+# What the adapter decided, for the request journal (issue 12): request[VERDICT_KEY] is a dict with "verdict"
+# ("rejected" | "faulted"), "code" (what the client saw), "reason" (plain words), "diagnosis" (the signature
+# doctor's findings, or None); request[PAYMENT_KEY] the id of the payment the call touched.
+VERDICT_KEY = web.RequestKey("verdict", dict) if hasattr(web, "RequestKey") else "verdict"
+PAYMENT_KEY = web.RequestKey("payment_id", str) if hasattr(web, "RequestKey") else "payment_id"
+
+
+def note_rejected(code: str, reason: str, diagnosis: dict | None = None) -> None:
+    """Say that the request being handled was refused, with the code its client sees and why (a no-op outside a
+    request). `diagnosis`: for a refused signature, what the sandbox expected and the likely mistake."""
+    request = _current.get()
+    if request is not None:
+        request[VERDICT_KEY] = {"verdict": "rejected", "code": code, "reason": reason, "diagnosis": diagnosis}
+
+
+def note_faulted(rule_id: str, what: str) -> None:
+    """Say that a fault rule answered the request being handled (a no-op outside a request)."""
+    request = _current.get()
+    if request is not None:
+        request[VERDICT_KEY] = {"verdict": "faulted", "code": None, "reason": what, "rule_id": rule_id,
+                                "diagnosis": None}
+
+
+def note_payment(payment_id: str) -> None:
+    """Say which payment the request being handled touched (a no-op outside a request)."""
+    request = _current.get()
+    if request is not None:
+        request[PAYMENT_KEY] = payment_id
+
+
 @web.middleware
 async def current_request(request: web.Request, handler):
     """Makes the request reachable from `note_merchant`, however deep the adapter code that resolves the merchant."""
