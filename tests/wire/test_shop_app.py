@@ -480,3 +480,12 @@ def test_another_points_rate_and_a_shop_without_wechat_or_alipay(sandbox):
     assert call(sandbox, {**fields, "pay_method": 1}, token=token) == error("商户未开通微信支付")
     assert call(sandbox, {**fields, "pay_method": 2}, token=token) == error("商户未开通支付宝支付")
     assert sandbox.admin.payments(merchant=shop["id"])["payments"] == []
+
+
+def test_a_fault_rule_makes_a_pay_call_busy_and_writes_nothing(sandbox):
+    sandbox.admin.add_rule(name="shop busy once", match={"provider": "shop", "operation": "create",
+                                                          "out_trade_no_pattern": "1001"},
+                           action={"api_error": True, "api_times": 1})
+    assert call(sandbox, MIXED_1001) == error("系统繁忙, 请稍后再试")
+    assert payments(sandbox) == [] and points(sandbox) == (500, 0)
+    assert pay_param(call(sandbox, MIXED_1001))["package"] == "Sign=WXPay"

@@ -21,10 +21,11 @@ from ...core.app_data import AppOrderLink, AppRecord
 from ...core.engine import Engine
 from ...core.ledger import Account, Funding, Movement, account_id
 from ...core.models import Merchant, NewPayment, Payment, PaymentStatus
+from ...core.rules import ApiCall
 from ...providers.alipay import gateway as alipay_gateway
 from ...providers.alipay import signing as alipay_signing
 from ...providers.alipay.models import PayBiz
-from ...providers.base import BodyTooLarge, read_body
+from ...providers.base import BodyTooLarge, injected_fault, read_body
 from ...providers.wechat import wire as wechat_wire
 from ...settings import Settings
 from . import models, payparams, wire
@@ -253,6 +254,9 @@ class ShopApp:
         address = await self.engine.app_record(merchant.id, "address", str(form.address_id))
         if address is None or str(address.data.get("user_id")) != user.id:
             raise ShopError(wire.NO_ADDRESS)
+        if await injected_fault(self.engine, request, lambda: ApiCall(  # a fault rule's out_trade_no: the order id
+                wire.APP, merchant.id, "create", str(form.order_id), form.pay_price or None)):
+            raise ShopError(wire.BUSY)
         for _ in range(ATTEMPTS):
             try:
                 payment, pay_param = await self._attempt(request, merchant, user, form)
