@@ -68,6 +68,7 @@ def test_order_string_signs_in_the_charset_it_names():
 
 def test_parse_order_string_takes_a_leading_question_mark_and_equals_signs_in_values():
     assert signing.parse_order_string(" ?a=1&b=x=y&c=%E4%B8%AD+z&&d= ") == {"a": "1", "b": "x=y", "c": "中 z", "d": ""}
+    assert signing.parse_order_string("X-Id=7&?q=1") == {"X-Id": "7", "?q": "1"}  # only a leading ? goes
 
 
 def test_notify_params_render_lists_as_utf8_json_and_sign_in_the_notifys_charset():
