@@ -247,6 +247,17 @@ def test_refunds_give_points_back_in_proportion_to_what_is_refunded(sandbox):
     assert points(sandbox, 2) == (100000, 0)
 
 
+def test_a_payment_past_its_time_is_not_handed_back(sandbox):
+    first = pay_param(call(sandbox, MIXED_1001))
+    old = the_payment(sandbox, 1001)
+    sandbox.admin.advance(7200)  # whether the scheduler or the call closes it first, it is closed as expired
+    again = pay_param(call(sandbox, MIXED_1001))
+    assert again["prepayid"] != first["prepayid"]
+    expired = sandbox.admin.payment(old["id"])
+    assert (expired["status"], expired["close_reason"]) == ("CLOSED", "expired")
+    assert points(sandbox) == (500, 500) and len(payments(sandbox, status="PENDING")) == 1
+
+
 def test_asking_again_hands_back_the_same_payment_and_another_method_supersedes_it(sandbox):
     first = pay_param(call(sandbox, MIXED_1001))
     again = pay_param(call(sandbox, MIXED_1001))

@@ -20,7 +20,7 @@ from ...core import errors
 from ...core.app_data import AppOrderLink, AppRecord
 from ...core.engine import Engine
 from ...core.ledger import Account, Funding, Movement, account_id
-from ...core.models import Merchant, NewPayment, Payment, PaymentStatus
+from ...core.models import CloseReason, Merchant, NewPayment, Payment, PaymentStatus
 from ...core.rules import ApiCall
 from ...providers.alipay import gateway as alipay_gateway
 from ...providers.alipay import signing as alipay_signing
@@ -191,7 +191,15 @@ class ShopApp(ShopRecords):
             payment = await self.engine.get_payment(payment_id)
         except errors.PaymentNotFound:
             return None
-        return payment if payment.status is PaymentStatus.PENDING else None
+        if payment.status is not PaymentStatus.PENDING:
+            return None
+        if payment.expires_at is not None and payment.expires_at <= self.engine.clock.now():
+            try:  # past its time, the scheduler not there yet: expired now, as it would be
+                await self.engine.close(payment.id, actor="clock", why=CloseReason.EXPIRED)
+            except errors.InvalidState:
+                pass
+            raise _LookAgain()
+        return payment
 
     async def _create(self, request: web.Request, merchant: Merchant, user: AppRecord, order: AppRecord,
                       form: models.PayForm, terms: dict) -> tuple[Payment, Any]:
