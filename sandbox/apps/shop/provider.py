@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 import logging
-from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qsl
 
 from aiohttp import web
 
+from ...access_log import note_merchant, note_payment
+from ... import jsonbody
 from ...appkeys import PROVIDERS
 from ...core import errors
 from ...core.app_data import AppOrderLink, AppRecord
@@ -105,6 +106,7 @@ class ShopApp(ShopRecords):
             merchant = self.engine.merchant(record.merchant_id)
         except errors.MerchantNotFound:
             raise ShopError(wire.TOKEN_EXPIRED) from None
+        note_merchant(merchant.id)
         user = await self.engine.app_record(merchant.id, "user", str(record.data.get("user_id")))
         if user is None:
             raise ShopError(wire.TOKEN_EXPIRED)
@@ -134,6 +136,7 @@ class ShopApp(ShopRecords):
                 payment, pay_param = await self._attempt(request, merchant, user, form)
             except _LookAgain:
                 continue
+            note_payment(payment.id)
             await self.engine.log_api_call(payment.id, f"shop {PATH} (pay_method {form.pay_method})",
                                            {"user_id": user.id, **form.model_dump()}, {"pay_param": pay_param})
             return wire.success(pay_param)
@@ -329,7 +332,7 @@ async def _fields(request: web.Request) -> dict[str, Any]:
     text = raw.decode("utf-8", "replace").strip()
     if "json" in content_type or text.startswith("{"):
         try:
-            body = json.loads(text, parse_float=Decimal) if text else {}
+            body = jsonbody.loads(text, decimal=True) if text else {}
         except (ValueError, RecursionError):
             raise ShopError(wire.BAD_BODY) from None
         if not isinstance(body, dict):
