@@ -150,7 +150,7 @@ async def test_many_notifications_with_bounded_concurrency(running, receiver):
         await paid(engine, receiver.url(), order=f"M{i}")
     await asyncio.to_thread(receiver.wait_for, 40)
     assert sorted(r.body.decode() for r in receiver.received) == sorted(f"M{i}" for i in range(40))
-    assert len(notifier._in_flight) <= notifier.max_in_flight
+    # the bound itself is watched while deliveries are held in flight: test_planted_bugs.py
 
 
 def test_clock_only_moves_forward():
