@@ -37,8 +37,14 @@ def note_rejected(code: str, reason: str, diagnosis: dict | None = None) -> None
     """Say that the request being handled was refused, with the code its client sees and why (a no-op outside a
     request). `diagnosis`: for a refused signature, what the sandbox expected and the likely mistake."""
     request = _current.get()
-    if request is not None:
-        request[VERDICT_KEY] = {"verdict": "rejected", "code": code, "reason": reason, "diagnosis": diagnosis}
+    if request is None:
+        return
+    earlier = request.get(VERDICT_KEY)
+    if earlier is not None and earlier["verdict"] == "faulted":
+        return  # a fault rule's system error: the rule is the story
+    if diagnosis is None and earlier is not None:
+        diagnosis = earlier.get("diagnosis")  # noted where the signature was refused; the answer is noted later
+    request[VERDICT_KEY] = {"verdict": "rejected", "code": code, "reason": reason, "diagnosis": diagnosis}
 
 
 def note_faulted(rule_id: str, what: str) -> None:
@@ -47,6 +53,17 @@ def note_faulted(rule_id: str, what: str) -> None:
     if request is not None:
         request[VERDICT_KEY] = {"verdict": "faulted", "code": None, "reason": what, "rule_id": rule_id,
                                 "diagnosis": None}
+
+
+# request[JOURNAL_ID_KEY]: the id of the request's journal entry (made before the handler runs), so an answer can
+# name it ("see request req_… in the console"); None when the journal is off or the path is not journaled.
+JOURNAL_ID_KEY = web.RequestKey("journal_id", str) if hasattr(web, "RequestKey") else "journal_id"
+
+
+def journal_id() -> str | None:
+    """The journal entry id of the request being handled, if it is journaled."""
+    request = _current.get()
+    return request.get(JOURNAL_ID_KEY) if request is not None else None
 
 
 def note_payment(payment_id: str) -> None:

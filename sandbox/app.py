@@ -23,6 +23,7 @@ from .core.scheduler import Scheduler
 from .fixtures import load_fixtures
 from .providers import all_providers
 from .providers.base import Provider
+from .request_journal import ROUTE_OWNERS, setup_journal
 from .settings import Settings
 from .store.db import Database
 from .templating import setup_templates
@@ -38,8 +39,12 @@ def create_app(settings: Settings | None = None) -> web.Application:
     engine = Engine(database, Clock(), {name: p.channel for name, p in providers.items() if p.channel}, Bus())
     app[SETTINGS], app[ENGINE], app[PROVIDERS] = settings, engine, providers
 
+    engine.journal.keep = settings.journal_keep
+    app[ROUTE_OWNERS] = {}
     for provider in providers.values():
+        before = set(app.router.resources())
         provider.setup(app, engine, settings)
+        app[ROUTE_OWNERS].update({r: provider.name for r in app.router.resources() if r not in before})
     setup_explorer(app)  # the API's index and explorer, before the admin API's catch-all
     setup_admin_api(app)
     setup_templates(app)
@@ -48,6 +53,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
     setup_cashier(app)
     app.router.add_get("/", to_console)
     setup_access_log(app)
+    setup_journal(app)
 
     app.cleanup_ctx.append(_engine_ctx)
     return app
@@ -73,7 +79,9 @@ async def _engine_ctx(app: web.Application):
     app[NOTIFIER] = notifier
     await notifier.start()
     await scheduler.start()
+    await engine.journal.start()
     yield
+    await engine.journal.stop()
     await scheduler.stop()
     await notifier.stop()
     await engine.db.close()

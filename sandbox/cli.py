@@ -16,7 +16,7 @@ from .app import create_app
 from .appkeys import ENGINE, PROVIDERS, SETTINGS
 from .apps import all_apps
 from .providers import all_providers
-from .settings import Settings, checked_zone
+from .settings import Settings, checked_zone, journal_keep
 
 PROVIDER_PATHS = {
     "quickpay": "/QuickPay/",
@@ -53,10 +53,13 @@ def parse_args(argv: list[str] | None = None, prog: str | None = None) -> Settin
     parser.add_argument("--display-tz", type=checked_zone, default=env.display_tz,
                         help="time zone the console shows times in, UTC on hover (SANDBOX_DISPLAY_TZ, "
                              "default %(default)s: Beijing time, as in the providers' payloads)")
+    parser.add_argument("--journal-keep", type=journal_keep, default=env.journal_keep, metavar="N",
+                        help="the request journal keeps the newest N requests to provider and app paths; 0 turns "
+                             "it off (SANDBOX_JOURNAL_KEEP, default %(default)s)")
     args = parser.parse_args(argv)
     return Settings(host=args.host, port=args.port, db=args.db, fixtures=args.fixtures or None,
                     public_url=args.public_url, admin_token=args.admin_token, notify_timeout_s=args.notify_timeout,
-                    log_level=args.log_level, display_tz=args.display_tz)
+                    log_level=args.log_level, display_tz=args.display_tz, journal_keep=args.journal_keep)
 
 
 def banner(app: web.Application) -> str:

@@ -33,6 +33,7 @@ class Settings:
     display_tz: str = "Asia/Shanghai"  # the zone the console shows times in (providers' payloads use Beijing time)
     notify_max_in_flight: int = 64
     max_body_bytes: int = 1024 * 1024
+    journal_keep: int = 100_000  # the request journal keeps the newest N requests; 0 turns it off
     extra: dict = field(default_factory=dict)
 
     @property
@@ -52,6 +53,7 @@ class Settings:
         s.notify_timeout_s = float(env.get("SANDBOX_NOTIFY_TIMEOUT_S", s.notify_timeout_s))
         s.log_level = env.get("SANDBOX_LOG_LEVEL", s.log_level).upper()
         s.display_tz = checked_zone(env.get("SANDBOX_DISPLAY_TZ") or s.display_tz)
+        s.journal_keep = journal_keep(env.get("SANDBOX_JOURNAL_KEEP", s.journal_keep))
         return s
 
     @property
@@ -69,3 +71,14 @@ def checked_zone(name: str) -> str:
 
 
 checked_zone.__name__ = "time zone"  # argparse says "invalid time zone value: 'Mars/Base'"
+
+
+def journal_keep(value: str | int) -> int:
+    """How many requests the journal keeps: a whole number, 0 for none (the journal off)."""
+    keep = int(value)
+    if keep < 0:
+        raise ValueError(f"the journal keeps 0 or more requests, not {keep}")
+    return keep
+
+
+journal_keep.__name__ = "number of requests"

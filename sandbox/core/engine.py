@@ -25,6 +25,7 @@ from .models import (
     CloseReason, Event, Merchant, NewPayment, Notification, Payment, PaymentStatus, Refund,
 )
 from .app_data import AppDataOperations
+from .journal import JournalOperations
 from .ledger import Funding, LedgerOperations
 from .outbox import NotificationOperations
 from .refunds import RefundOperations
@@ -33,7 +34,7 @@ from .rules import ApiCall, Rule, RuleAction, fault_rule, matching
 CLOCK_OFFSET_KEY = "clock_offset_s"
 
 
-class Engine(RefundOperations, NotificationOperations, LedgerOperations, AppDataOperations):
+class Engine(RefundOperations, NotificationOperations, LedgerOperations, AppDataOperations, JournalOperations):
     def __init__(self, database: store_db.Database, clock: Clock, channels: Mapping[str, NotifyChannel],
                  bus: Bus | None = None):
         self.db = database
