@@ -8,10 +8,11 @@ from typing import Any, Callable, Mapping, Protocol
 from aiohttp import web
 from pydantic import ValidationError
 
+from ..access_log import note_faulted
 from ..core.channels import NotifyChannel
 from ..core.engine import Engine
 from ..core.models import Payment
-from ..core.rules import ApiCall
+from ..core.rules import ApiCall, RuleAction, fault_rule
 from ..settings import Settings
 
 
@@ -40,15 +41,24 @@ async def injected_fault(engine: Engine, request: web.Request, describe_call: Ca
     injects faults."""
     if not engine.has_fault_rules:
         return False
-    action = await engine.api_fault(describe_call())
+    call = describe_call()
+    rule = fault_rule(engine.rules(), call)  # the one api_fault takes (it looks before any await)
+    action = await engine.api_fault(call)
     if action is None:
         return False
+    note_faulted(rule.id if rule is not None else "", _fault_words(action))
     if action.api_delay_s:
         await asyncio.sleep(action.api_delay_s)
     if action.api_drop and request.transport is not None:
         request.transport.close()  # the merchant sees the connection reset with no answer; aiohttp drops ours
         return True
     return action.api_error
+
+
+def _fault_words(action: RuleAction) -> str:
+    what = "dropped the connection" if action.api_drop else "answered a system error" if action.api_error \
+        else f"answered {action.api_delay_s:g} s late"
+    return what + (f" after {action.api_delay_s:g} s" if action.api_delay_s and not what.endswith("late") else "")
 
 
 class InvalidOptions(ValueError):

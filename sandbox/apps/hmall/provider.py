@@ -12,7 +12,7 @@ import orjson
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from ...access_log import note_merchant
+from ...access_log import note_merchant, note_payment, note_rejected
 from ...core import errors
 from ...core.app_data import AppOrderLink, AppRecord
 from ...core.engine import Engine
@@ -145,6 +145,7 @@ class HmallApp:
             try:
                 return await handler(request)
             except HmallError as exc:
+                note_rejected(str(exc.code), exc.msg)
                 return exc.response()
             except Exception:  # the original's CommonExceptionAdvice: never a stack trace on the wire
                 log.exception("hmall %s %s failed", request.method, request.path)
@@ -208,6 +209,7 @@ class HmallApp:
                 wire.APP, merchant.id, "create", str(form.bizOrderNo), form.amount)):
             raise HmallError(500, wire.SERVER_ERROR)
         payment = await self._apply(merchant, caller, form)
+        note_payment(payment.id)
         accept = request.headers.get("Accept", "")
         # The controller returns a Java String: Spring writes the bare digits (no quotes), as JSON only when asked
         content_type = "application/json" if "application/json" in accept else "text/plain"
@@ -270,6 +272,7 @@ class HmallApp:
         payment = await self.engine.find_by_provider_trade_no(wire.APP, str(pay_order_id))  # the path id wins
         if payment is None or payment.merchant_id != merchant.id:
             raise HmallError(500, wire.SERVER_ERROR)  # getById → null → NullPointerException in the original
+        note_payment(payment.id)
         if payment.is_final:
             raise HmallError(500, wire.PAID_OR_CLOSED)
         user = await self.engine.app_record(merchant.id, "user", str(caller))

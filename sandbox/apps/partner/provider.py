@@ -17,7 +17,7 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from ...appkeys import PROVIDERS
-from ...access_log import note_merchant
+from ...access_log import note_merchant, note_payment, note_rejected
 from ...core import errors
 from ...core.app_data import AppOrderLink, AppRecord, RecordRef
 from ...core.engine import Engine
@@ -151,6 +151,7 @@ class PartnerApp:
             try:
                 return await handler(request)
             except PartnerError as exc:
+                note_rejected("0", exc.msg if len(exc.errors) < 2 else f"{exc.msg} ({', '.join(exc.errors)})")
                 return exc.response()
             except Exception:  # never a traceback on the wire
                 log.exception("partner %s %s failed", request.method, request.path)
@@ -220,6 +221,7 @@ class PartnerApp:
             payment, ali_pay_url = await self._open_alipay_trade(request, merchant, order, link, to_pay)
         saved = await self.engine.app_record(merchant.id, "order", order.id)
         answer = {"ali_pay_url": ali_pay_url, "order_info": models.order_info(saved.data)}
+        note_payment(payment.id)
         await self.engine.log_api_call(payment.id, f"POST {PAY_PATH}", logged, answer)
         return wire.success(answer)
 

@@ -14,7 +14,7 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
-from ...access_log import note_merchant, note_payment
+from ...access_log import note_merchant, note_payment, note_rejected
 from ... import jsonbody
 from ...appkeys import PROVIDERS
 from ...core import errors
@@ -87,6 +87,7 @@ class ShopApp(ShopRecords):
             try:
                 return await handler(request)
             except ShopError as exc:
+                note_rejected("0", exc.msg)
                 return exc.response()
             except Exception:  # never a traceback or a 5xx: the app's own envelope
                 log.exception("shop %s %s failed", request.method, request.path)

@@ -11,6 +11,7 @@ from typing import Awaitable, Callable
 from aiohttp import web
 from pydantic import BaseModel
 
+from ...access_log import note_payment
 from ...cashier.urls import cashier_url
 from ...core import errors
 from ...core.engine import Engine
@@ -102,6 +103,7 @@ class TradeMethods:
             call.payment_id = exc.existing.id
             _refuse_reuse(exc.existing)
             raise business("CONTEXT_INCONSISTENT", "交易信息被篡改") from None
+        note_payment(payment.id)
         if not created:  # a fresh trade is on its timeline already (the "created" event holds the request)
             call.payment_id = payment.id
             _refuse_reuse(payment)

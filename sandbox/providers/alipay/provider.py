@@ -11,6 +11,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, Field, ValidationError
 
+from ...access_log import note_payment, note_rejected
 from ...core import errors
 from ...core.engine import Engine
 from ...core.models import Merchant, Payment
@@ -81,9 +82,11 @@ class AlipayProvider:
             # RSA verify and sign run on the loop: in threads they cost ~15% more CPU and doubled p99 (wrk, 2 cores)
             call = check(params, self.engine, self.methods.table)
         except Rejected as exc:
+            note_rejected(exc.error.sub_code, exc.error.sub_msg)
             return rejected_response(exc)
         response = await self.answer(call, request)
         if call.payment_id is not None:  # the trade's timeline shows every call made about it
+            note_payment(call.payment_id)
             await self.engine.log_api_call(call.payment_id, call.method, _logged_request(call.params),
                                            _logged_response(response, call.charset))
         return response
@@ -93,6 +96,7 @@ class AlipayProvider:
         error = await self.run(call, request)
         if isinstance(error, web.StreamResponse):
             return error
+        note_rejected(error.sub_code, error.sub_msg)
         if call.method in PAGE_METHODS:
             return error_page(error)
         return api_response(call.method, error.payload(), call.merchant, call.charset)

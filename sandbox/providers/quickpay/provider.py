@@ -12,7 +12,7 @@ import orjson
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from ...access_log import note_merchant
+from ...access_log import note_merchant, note_payment, note_rejected
 from ...cashier.urls import cashier_url
 from ...core import errors
 from ...core.engine import Engine
@@ -39,6 +39,9 @@ class QuickPayError(Exception):
 class QuickPayProvider:
     name = wire.PROVIDER
     title = "QuickPay"
+    # its paths as documented (any case is served): the request journal's "did you mean" picks from these
+    known_paths = [f"/QuickPay/{action}" for action in
+                   ("JSAPIPay", "Pay", "QRPay", "Query", "Refund", "RefundQuery", "Cancel")]
 
     def __init__(self):
         self.channel = QuickPayChannel()
@@ -73,9 +76,11 @@ class QuickPayProvider:
         # The real service is ASP.NET Web API: action names match whatever their case.
         action = self._actions.get(request.match_info["action"].lower())
         if action is None:
+            note_rejected(FAIL, f"no QuickPay action {request.match_info['action']!r}")
             return _reply(wire.envelope(FAIL, f"No HTTP resource was found that matches the request URI "
                                               f"'{request.path}'."), status=404)
         if request.method != "POST":
+            note_rejected(FAIL, f"{request.method} instead of POST")
             return _reply(wire.envelope(FAIL, f"The requested resource does not support http method "
                                               f"'{request.method}'."), status=405)
         model, handler, operation = action
@@ -95,13 +100,13 @@ class QuickPayProvider:
                 await self.engine.log_api_call(payment_id, f"QuickPay/{request.match_info['action']}", fields, answer)
             return reply
         except QuickPayError as exc:
-            return _reply(wire.envelope(exc.code, exc.msg))
+            return _rejected(exc.code, exc.msg)
         except BodyTooLarge as exc:
-            return _reply(wire.envelope(PARAM_ERROR, str(exc)))
+            return _rejected(PARAM_ERROR, str(exc))
         except ValidationError as exc:
-            return _reply(wire.envelope(PARAM_ERROR, "参数错误: " + validation_problems(exc, "body")))
+            return _rejected(PARAM_ERROR, "参数错误: " + validation_problems(exc, "body"))
         except errors.SandboxError as exc:
-            return _reply(wire.envelope(*_map_engine_error(exc)))
+            return _rejected(*_map_engine_error(exc))
 
     def _merchant(self, store_no: str) -> Merchant:
         merchant = self.engine.merchant_by_key(self.name, store_no)
@@ -205,8 +210,11 @@ class QuickPayProvider:
             fingerprint={**common, **identity},
             raw_request=body.model_dump_json(exclude_none=True), expires_in_s=ORDER_TTL_S)
         try:
-            return await self.engine.create_payment(new)
+            payment, created = await self.engine.create_payment(new)
+            note_payment(payment.id)
+            return payment, created
         except errors.DuplicateOrder as exc:
+            note_payment(exc.existing.id)
             raise QuickPayError(ORDER_EXISTS, f"订单号重复: order_no {body.order_no} exists with other "
                                               f"parameters (status {wire.pay_status(exc.existing)})") from None
 
@@ -214,6 +222,7 @@ class QuickPayProvider:
         payment = await self.engine.find_payment(merchant.id, self.name, order_no)
         if payment is None:
             raise QuickPayError(ORDER_NOT_EXIST, f"订单不存在: order_no {order_no}")
+        note_payment(payment.id)
         return payment
 
     def _cloudpay_param(self, wallet: str, body: models.JSAPIPay, trade_no: str, merchant: Merchant,
@@ -263,6 +272,12 @@ def _map_engine_error(exc: errors.SandboxError) -> tuple[str, str]:
     if isinstance(exc, errors.NotFound):
         return ORDER_NOT_EXIST, exc.message
     return FAIL, exc.message
+
+
+def _rejected(code: str, msg: str) -> web.Response:
+    """The error envelope, noted for the request journal."""
+    note_rejected(code, msg)
+    return _reply(wire.envelope(code, msg))
 
 
 def _reply(payload: dict, merchant: Merchant | None = None, status: int = 200) -> web.Response:

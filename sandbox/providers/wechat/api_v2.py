@@ -11,7 +11,7 @@ from datetime import datetime
 from aiohttp import web
 from pydantic import ValidationError
 
-from ...access_log import note_merchant
+from ...access_log import note_merchant, note_payment, note_rejected
 from ...cashier.urls import cashier_url
 from ...core import errors
 from ...core.models import Merchant, NewPayment, Payment, PaymentStatus
@@ -99,7 +99,12 @@ class V2Api:
         except errors.SandboxError as exc:
             code = "PARAM_ERROR" if isinstance(exc, errors.InvalidInput) else "SYSTEMERROR"
             answer = self._answer(call, {"err_code": code, "err_code_des": exc.message}, ok=False)
+        if answer["return_code"] == "FAIL":
+            note_rejected("FAIL", answer["return_msg"])
+        elif answer.get("result_code") == "FAIL" and answer.get("err_code") != "USERPAYING":
+            note_rejected(answer["err_code"], answer.get("err_code_des") or answer["err_code"])
         if call is not None and call.payment_id is not None:  # the payment's timeline shows every call about it
+            note_payment(call.payment_id)
             await self.engine.log_api_call(call.payment_id, request.path.lstrip("/"), logged_request(params), answer)
         return _xml(answer)
 
@@ -165,6 +170,7 @@ class V2Api:
         except errors.DuplicateOrder as exc:
             call.payment_id = exc.existing.id
             raise BusinessFail("OUT_TRADE_NO_USED", "商户订单号重复: 同一out_trade_no的参数与原订单不一致") from None
+        note_payment(payment.id)
         if not created:  # a fresh order is on its timeline already (the "created" event holds the request)
             call.payment_id = payment.id
             _check_open(payment)
@@ -196,6 +202,7 @@ class V2Api:
         except errors.DuplicateOrder as exc:
             call.payment_id = exc.existing.id
             raise BusinessFail("OUT_TRADE_NO_USED") from None
+        note_payment(payment.id)
         if not created:
             call.payment_id = payment.id
         if created:

@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 from aiohttp import web
 from pydantic import ValidationError
 
+from ...access_log import note_payment, note_rejected
 from ...cashier.urls import cashier_url
 from ...core import errors
 from ...core.models import NewPayment, Payment, PaymentStatus
@@ -46,8 +47,11 @@ def _endpoint(operation: Operation | None, fn):
         except errors.SandboxError as exc:
             error = _engine_error(exc)
             status, payload = error.status, error.body()
+        if status >= 400:
+            note_rejected(payload["code"], payload["message"])
         response = respond(merchant, status, payload)
         if who is not None and who.payment_id is not None:  # the payment's timeline shows every call about it
+            note_payment(who.payment_id)
             await self.engine.log_api_call(who.payment_id, f"{request.method} {request.path} → {status}",
                                            _logged_request(request, who), payload)
         return response
@@ -105,6 +109,7 @@ class V3Api:
         except errors.DuplicateOrder as exc:
             who.payment_id = exc.existing.id
             raise V3Error(403, "OUT_TRADE_NO_USED", "商户订单号重复: 同一out_trade_no的参数与原订单不一致") from None
+        note_payment(payment.id)
         if not created:  # a fresh order is on its timeline already (the "created" event holds the request)
             who.payment_id = payment.id
             _check_reusable(payment)
