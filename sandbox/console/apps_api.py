@@ -5,12 +5,12 @@ An app may shape its records itself: `admin_put(merchant, kind, id, data)` (vali
 accounts of a new user) and `admin_action(merchant, action, body)` (issue a login token …)."""
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aiohttp import web
 from pydantic import BaseModel, Field
 
+from .. import jsonbody
 from ..appkeys import ENGINE, PROVIDERS
 from ..core import errors
 from ..core.app_data import AppRecord
@@ -68,9 +68,9 @@ def _merchant(request: web.Request, app, merchant_id: str | None = None):
 async def _json(request: web.Request, model: type[BaseModel]):
     raw = await request.read()
     try:
-        data = json.loads(raw) if raw.strip() else {}
-    except ValueError:
-        raise errors.InvalidInput("the body is not JSON") from None
+        data = jsonbody.loads(raw) if raw.strip() else {}
+    except jsonbody.BodyError as exc:
+        raise errors.InvalidInput(str(exc)) from None
     if not isinstance(data, dict):
         raise errors.InvalidInput("the body must be a JSON object")
     return model.model_validate(data)
@@ -119,28 +119,27 @@ async def get_record(request):
 
 
 async def put_record(request):
-    app = _app(request)
-    body = await _json(request, PutBody)
-    merchant = _merchant(request, app, body.merchant_id)
-    kind, record_id = request.match_info["kind"], request.match_info["id"]
-    admin_put = getattr(app, "admin_put", None)
-    if admin_put is not None:
-        record = await admin_put(merchant, kind, record_id, body.data)
-    else:
-        record = await request.app[ENGINE].put_app_record(merchant.id, app.name, kind, record_id, body.data)
-    return web.json_response(record_json(record))
+    """Create or replace a record: the app's admin_put when it shapes its records itself, else a plain put."""
+    return await _write_record(request, PutBody, "admin_put", lambda engine, merchant, app, kind, record_id, data:
+                               engine.put_app_record(merchant.id, app.name, kind, record_id, data))
 
 
 async def patch_record(request):
+    """Change some fields of a record: the app's admin_patch when it has one, else a plain update."""
+    return await _write_record(request, PatchBody, "admin_patch", lambda engine, merchant, app, kind, record_id, data:
+                               engine.update_app_record(merchant.id, kind, record_id, data))
+
+
+async def _write_record(request, model: type[BaseModel], hook: str, plain):
     app = _app(request)
-    body = await _json(request, PatchBody)
+    body = await _json(request, model)
     merchant = _merchant(request, app, body.merchant_id)
     kind, record_id = request.match_info["kind"], request.match_info["id"]
-    admin_patch = getattr(app, "admin_patch", None)
-    if admin_patch is not None:
-        record = await admin_patch(merchant, kind, record_id, body.data)
+    app_hook = getattr(app, hook, None)
+    if app_hook is not None:
+        record = await app_hook(merchant, kind, record_id, body.data)
     else:
-        record = await request.app[ENGINE].update_app_record(merchant.id, kind, record_id, body.data)
+        record = await plain(request.app[ENGINE], merchant, app, kind, record_id, body.data)
     return web.json_response(record_json(record))
 
 
@@ -150,9 +149,9 @@ async def app_action(request):
     admin_action = getattr(app, "admin_action", None)
     raw = await request.read()
     try:
-        body = json.loads(raw) if raw.strip() else {}
-    except ValueError:
-        raise errors.InvalidInput("the body is not JSON") from None
+        body = jsonbody.loads(raw) if raw.strip() else {}
+    except jsonbody.BodyError as exc:
+        raise errors.InvalidInput(str(exc)) from None
     if not isinstance(body, dict):
         raise errors.InvalidInput("the body must be a JSON object")
     if admin_action is None:
