@@ -113,6 +113,17 @@ def hmall_users(page, sandbox, target: Path) -> None:
     page.screenshot(path=str(target / "console-hmall.png"), full_page=True)
 
 
+def merchant_app_pages(page, sandbox, target: Path) -> None:
+    """The partner and shop apps' pages: users with balances / points, orders, gift packs, coupons, addresses."""
+    goto_live(page, "/_sandbox/apps/partner")
+    expect(page.locator("body")).to_contain_text("41840909af844632885424fbc20cae79")
+    expect(page.locator("body")).to_contain_text("拉卡拉大POS 1台装礼包 升V5")
+    page.screenshot(path=str(target / "console-partner.png"), full_page=True)
+    goto_live(page, "/_sandbox/apps/shop")
+    expect(page.locator("body")).to_contain_text("shop-demo-token-1")
+    page.screenshot(path=str(target / "console-shop.png"), full_page=True)
+
+
 def test_screenshots(page, sandbox, merchant_receiver, tmp_path):
     target = Path(__file__).resolve().parents[2] / "docs" / "screenshots" \
         if os.environ.get("SANDBOX_SCREENSHOTS") == "1" else tmp_path
@@ -143,6 +154,7 @@ def test_screenshots(page, sandbox, merchant_receiver, tmp_path):
     page.screenshot(path=str(target / "console-rules.png"), full_page=True)
 
     hmall_users(page, sandbox, target)
+    merchant_app_pages(page, sandbox, target)
 
     pending = sandbox.admin.payments(out_trade_no="SO-20261125-0007")["payments"][0]  # aggregated QR: wallets
     page.set_viewport_size({"width": 390, "height": 844})
