@@ -159,7 +159,8 @@ def _owner_and_suggestion(request: web.Request) -> tuple[str | None, str | None]
         if known is None or request.path.lower() in known:
             return owner, None  # a real path (its own 404s are about records, not paths)
     if match.http_exception is not None and match.http_exception.status == 405:
-        return owner, None  # the path exists; the method does not (aiohttp's 405 lists the allowed ones)
+        # the path exists, the method does not (aiohttp's 405 lists the allowed ones): whose path it is
+        return next((o for r, o in owners.items() if r._match(request.path) is not None), None), None  # noqa: SLF001
     return _suggest(request, owner)
 
 

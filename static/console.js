@@ -101,9 +101,28 @@
     if (list && ["payment", "attempt", "notification", "event", "reset"].indexOf(msg.type) >= 0) {
       debounce(refreshList);
     }
+    if (requestList && msg.type === "request") debounce(refreshRequests);
     if (paymentBox && (msg.payment_id === paymentBox.dataset.paymentId || msg.type === "reset")) {
       debounce(refreshPayment);
     }
+  }
+
+  // ----- the Requests page: the journal's new entries ("request" events) refetch its rows -----
+  var requestList = document.querySelector("[data-live=requests]");
+  function refreshRequests() {
+    var body = document.getElementById("request-rows");
+    var seen = {};
+    body.querySelectorAll("tr[data-id]").forEach(function (tr) { seen[tr.dataset.id] = true; });
+    return fetchFragment(location.href).then(function (html) {
+      var tmp = document.createElement("table");
+      tmp.innerHTML = html;
+      var fresh = tmp.querySelector("tbody");
+      if (!fresh) return;
+      fresh.querySelectorAll("tr[data-id]").forEach(function (tr) { if (!seen[tr.dataset.id]) tr.classList.add("fresh"); });
+      body.replaceWith(fresh);
+      var total = document.getElementById("requests-total");
+      if (total && fresh.dataset.totalText) total.textContent = fresh.dataset.totalText;
+    }).catch(function () {});
   }
 
   if (window.EventSource && (list || paymentBox || nowEl)) {
@@ -112,7 +131,7 @@
       if (status) status.classList.add("on");
       // catch up on whatever happened between rendering the page and (re)connecting the stream; "synced" says the
       // catch-up is in (tests and people may rely on the forms staying put from then on)
-      var refresh = list ? refreshList : paymentBox ? refreshPayment : null;
+      var refresh = list ? refreshList : paymentBox ? refreshPayment : requestList ? refreshRequests : null;
       if (!refresh) { if (status) status.classList.add("synced"); return; }
       debounce(function () {
         Promise.resolve(refresh()).then(function () { if (status) status.classList.add("synced"); });

@@ -19,6 +19,7 @@ from ..core.rules import Rule
 from ..providers.base import InvalidOptions, fresh_credentials
 from . import MAX_NOTIFY_DELAY_S
 from .apps_api import add_app_routes
+from .journal_api import add_journal_routes
 from .explorer import is_public
 from .openapi import openapi_document
 from .serialize import clock_json, merchant_json, notification_json, payment_detail_json, payment_json, rule_json
@@ -349,4 +350,5 @@ def setup_admin_api(app: web.Application) -> None:
     r.add_post(f"{API}/reset", reset)
     r.add_post(f"{API}/alipay/app-pay", alipay_app_pay)
     add_app_routes(r)
+    add_journal_routes(r)
     r.add_route("*", f"{API}/{{tail:.*}}", not_found)

@@ -128,6 +128,23 @@ def openapi_document() -> dict:
                             "delete": _op("Delete one rule", params=pid)},
             "/rules/{id}/move": {"post": _op("Move a rule to another place in the order rules are tried", "Move",
                                              params=pid)},
+            "/requests": {"get": _op(
+                "The request journal: every call to a provider or app path, newest first, without headers and "
+                "bodies (verdict accepted, rejected with the code the client saw, or faulted by a rule; the "
+                "merchant and payment it touched; for an unserved path the nearest real one in `suggestion`)",
+                params=[_query("merchant", "merchant id"), _query("provider", "quickpay, wechat, alipay, hmall ..."),
+                        _query("verdict", "accepted, rejected or faulted"),
+                        _query("path", "a part of the path, e.g. /v3/pay/transactions"),
+                        _query("payment", "payment id"),
+                        _query("since", "at or after: epoch seconds (sandbox clock), 15m / 2h / 1d ago, or ISO 8601"),
+                        _query("until", "before: as since"), _query("limit", "1-500, default 50", "integer"),
+                        _query("before", "the `next_before` of the previous page: the older page after it",
+                               "integer")])},
+            "/requests/{id}": {"get": _op(
+                "One journaled request, all of it: request and response each with headers ([name, value], as "
+                "received or sent), body (UTF-8 text or null), body_base64 (the bytes kept, up to 64 KiB), size and "
+                "truncated; the verdict's code, reason, rule_id and the signature doctor's diagnosis; a curl "
+                "command that sends it again", params=pid)},
             "/clock": {"get": _op("The sandbox clock")},
             "/clock/advance": {"post": _op("Move the sandbox clock forward", "Advance")},
             "/reset": {"post": _op("Drop every payment; keep merchants, rules and the clock")},

@@ -13,6 +13,7 @@ from ..core.ids import new_id
 from ..core.models import PaymentStatus, RefundStatus
 from ..core.refunds import SETTLE_OUTCOMES
 from . import CONSOLE, MAX_NOTIFY_DELAY_S, app_pages, clock_pages, forms, login_pages, merchant_pages, rule_pages
+from . import request_pages
 from .live import setup_live
 from .render import error_page, provider_titles, redirect, render
 from .rule_pages import described_dump
@@ -167,4 +168,5 @@ def setup(app: web.Application) -> None:
     clock_pages.setup(app)
     app_pages.setup(app)
     login_pages.setup(app)
+    request_pages.setup(app)
     setup_live(app)

@@ -32,8 +32,9 @@ class RequestJournal:
         self.written = 0    # entries written since start
         self._queue: deque[dict[str, Any]] = deque()
         self._wake = asyncio.Event()
-        self._idle = asyncio.Event()
-        self._idle.set()
+        self._progress = asyncio.Event()  # set after each batch
+        self._queued = 0    # entries queued since start
+        self._done = 0      # of those, written (or lost to a failed write)
         self._task: asyncio.Task | None = None
         self._since_trim = 1 << 30  # trim with the first batch: `keep` may be lower than last run's
 
@@ -58,7 +59,7 @@ class RequestJournal:
             self.dropped += 1
             return
         self._queue.append(entry)
-        self._idle.clear()
+        self._queued += 1
         self._wake.set()
 
     async def start(self) -> None:
@@ -78,9 +79,12 @@ class RequestJournal:
         self._task = None
 
     async def flushed(self) -> None:
-        """Return once every entry recorded so far is written (tests, shutdown)."""
-        if self._task is not None:
-            await self._idle.wait()
+        """Return once every entry recorded so far is written (the admin API, tests, shutdown); entries recorded
+        meanwhile are not waited for."""
+        target = self._queued
+        while self._task is not None and self._done < target:
+            self._progress.clear()
+            await self._progress.wait()
 
     async def _run(self) -> None:
         while True:
@@ -94,8 +98,8 @@ class RequestJournal:
                     raise
                 except Exception:  # a journal that cannot write must not take the sandbox down
                     log.exception("request journal: %d entries not written", len(batch))
-            if not self._queue:
-                self._idle.set()
+                self._done += len(batch)
+                self._progress.set()
 
     async def _write(self, batch: list[dict[str, Any]]) -> None:
         rows = [journal_store.encode(entry) for entry in batch]

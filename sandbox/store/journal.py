@@ -40,9 +40,10 @@ def get(conn: sqlite3.Connection, request_id: str) -> dict | None:
 
 def search(conn: sqlite3.Connection, *, merchant_id: str | None = None, provider: str | None = None,
            verdict: str | None = None, path: str | None = None, payment_id: str | None = None,
-           since: float | None = None, until: float | None = None, limit: int = 50, offset: int = 0,
-           ) -> tuple[list[dict], int]:
-    """Newest first, with the number that match. `path`: a part of the path; `since`/`until`: sandbox time."""
+           since: float | None = None, until: float | None = None, before: int | None = None, limit: int = 50,
+           count_bound: int = 10_000) -> tuple[list[dict], int]:
+    """Newest first, with the number that match (counted up to count_bound + 1). `path`: a part of the path;
+    `since`/`until`: sandbox time; `before`: a seq, for the next page (keyset, as deep as the journal goes)."""
     clauses, params = [], []
     for column, value in (("merchant_id", merchant_id), ("provider", provider), ("verdict", verdict),
                           ("payment_id", payment_id)):
@@ -59,9 +60,13 @@ def search(conn: sqlite3.Connection, *, merchant_id: str | None = None, provider
         clauses.append("at < ?")
         params.append(until)
     where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-    total = conn.execute(f"SELECT COUNT(*) FROM requests {where}", params).fetchone()[0]
-    rows = fetch_all(conn, f"SELECT {', '.join(_SUMMARY)} FROM requests {where} ORDER BY seq DESC LIMIT ? OFFSET ?",
-                     (*params, limit, offset))
+    total = conn.execute(f"SELECT COUNT(*) FROM (SELECT 1 FROM requests {where} LIMIT ?)",
+                         (*params, count_bound + 1)).fetchone()[0]
+    if before is not None:
+        where = f"{where} AND seq < ?" if where else "WHERE seq < ?"
+        params.append(before)
+    rows = fetch_all(conn, f"SELECT {', '.join(_SUMMARY)} FROM requests {where} ORDER BY seq DESC LIMIT ?",
+                     (*params, limit))
     return rows, total
 
 

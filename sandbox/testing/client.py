@@ -69,6 +69,15 @@ class _Calls:
     def suppress(self, notification_id: str):
         return self._request("POST", f"/notifications/{notification_id}/suppress")
 
+    def requests(self, **filters):
+        """The request journal, newest first: merchant=, provider=, verdict=, path=, payment=, since=, until=,
+        limit=, before=."""
+        return self._request("GET", "/requests", query=filters)
+
+    def request(self, request_id: str):
+        """One journaled request with its headers, bodies, verdict and diagnosis."""
+        return self._request("GET", f"/requests/{request_id}")
+
     def rules(self):
         return self._request("GET", "/rules")
 
