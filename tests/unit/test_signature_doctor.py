@@ -37,7 +37,9 @@ BODY = json.dumps({"appid": "wxd678efh567hg6787", "mchid": "1900000001", "descri
 
 @pytest.fixture(scope="module")
 def wx():
-    return wechat_credentials.new_credentials("certificate", mchid="1900000001")
+    # fixed symmetric keys: every v2 sign below is the same on every run
+    return {**wechat_credentials.new_credentials("certificate", mchid="1900000001"),
+            "v2_key": "8934e7d15453e97507ef794cf7b0519d", "apiv3_key": "5ad8a1ee9e2af7c0ec5b1a3c4d5e6f70"}
 
 
 @pytest.fixture(scope="module")
@@ -229,7 +231,7 @@ def test_v2_each_mistake_is_named(wx):
          "the signed string included sign_type=MD5, but the request does not send sign_type"),
         (v2_with(md5(d_v2.signed_text(V2_PARAMS, None))), False,
          "the key was not appended: the string must end with &key=<API key>"),
-        (v2_with(md5(text).lower()[:31] + "0"), False, None),
+        (v2_with("F" * 32), False, None),
     ]
     for params, sandboxnew, cause in cases:
         found = d_v2.diagnose(params, wx, sandboxnew=sandboxnew)

@@ -5,6 +5,7 @@ Also raw signed requests, for what no SDK sends (tampered bodies, wrong serials,
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
 
@@ -82,6 +83,11 @@ def v2_request(sandbox, path: str, params: dict | None = None, key: str | None =
     response = requests.post(f"{sandbox.url}/{path}", data=raw, timeout=10)
     assert response.status_code == 200, response.text
     return v2_crypto.parse_xml(response.content)
+
+
+def without_hint(text: str) -> str:
+    """The provider's own words of a free-text field, without the signature doctor's ` [sandbox hint: …]`."""
+    return re.sub(r" \[sandbox hint: .*\]\Z", "", text, flags=re.S)
 
 
 def payment_of(sandbox, out_trade_no: str) -> dict:

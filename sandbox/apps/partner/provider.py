@@ -19,6 +19,8 @@ from pydantic import ValidationError
 from ...appkeys import PROVIDERS
 from ...access_log import note_merchant, note_payment, note_rejected
 from ...core import errors
+from ...doctor import partner as doctor
+from ...doctor import refused
 from ...core.app_data import AppOrderLink, AppRecord, RecordRef
 from ...core.engine import Engine
 from ...core.ledger import Funding, Movement, account_id
@@ -187,7 +189,8 @@ class PartnerApp:
         merchant = self._merchant_of(user)
         creds = merchant.for_provider(APP)
         if creds.get("check_sign", True) and not signing.verify(fields, creds.get("key") or ""):
-            raise PartnerError.field("sign", wire.BAD_SIGN)
+            hint = refused("0", "the MD5 sign does not match", doctor.diagnose(fields, creds, merchant.id))
+            raise PartnerError({"sign": wire.BAD_SIGN}, wire.BAD_SIGN + hint)
         gift = await self.engine.app_record(merchant.id, "gift", body.gift_pos_id)
         if gift is None:
             raise PartnerError.field("gift_pos_id", wire.NO_GIFT)

@@ -15,6 +15,8 @@ from urllib.parse import parse_qsl
 from aiohttp import web
 
 from ...access_log import note_merchant
+from ...doctor import alipay as doctor
+from ...doctor import refused
 from ...core.engine import Engine
 from ...core.models import Merchant
 from ..base import BodyTooLarge, read_body
@@ -112,8 +114,16 @@ def check(params: dict[str, str], engine: Engine, known_methods) -> Call:
     if not signing.verify_request(params, app_public_key):
         text = signing.signing_string(params, signing.REQUEST_EXCLUDE)
         raise reject(invalid("signature", "验签出错，建议检查签名字符串或签名私钥与应用公钥是否匹配，网关生成的验签字符串为："
-                                          + text), charset)
+                                          + text + _doctored(params, merchant, engine)), charset)
     return Call(method=method, params=params, merchant=merchant, charset=charset)
+
+
+def _doctored(params: dict[str, str], merchant: Merchant, engine: Engine) -> str:
+    """The refused sign's diagnosis to the journal; answers the hint for sub_msg. Only on refusal."""
+    creds = merchant.for_provider(wire.PROVIDER)
+    others = doctor.known_keys((m.for_provider(wire.PROVIDER) for m in engine.merchants()), creds.get("app_id"))
+    found = doctor.diagnose(params, creds, others=others)
+    return refused("isv.invalid-signature", "the request sign does not verify with the app public key", found)
 
 
 def biz_content(call: Call) -> dict:

@@ -13,6 +13,8 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from ...access_log import note_merchant, note_payment, note_rejected
+from ...doctor import quickpay as doctor
+from ...doctor import refused
 from ...cashier.urls import cashier_url
 from ...core import errors
 from ...core.engine import Engine
@@ -116,14 +118,17 @@ class QuickPayProvider:
         return merchant
 
     def _check_sign(self, merchant: Merchant, fields: dict) -> None:
-        key = merchant.for_provider(self.name).get("key")
+        creds = merchant.for_provider(self.name)
+        key = creds.get("key")
         if not key:
             return  # signing is optional per store (sandbox convention)
         given = fields.get("sign")
         if not isinstance(given, str) or not given:
-            raise QuickPayError(SIGN_ERROR, "缺少签名: this store requires an MD5 sign field")
+            raise QuickPayError(SIGN_ERROR, "缺少签名: this store requires an MD5 sign field"
+                                + refused(SIGN_ERROR, "no sign field", doctor.diagnose(fields, creds)))
         if given.upper() != wire.sign(fields, key):
-            raise QuickPayError(SIGN_ERROR, "签名错误: sign does not match")
+            raise QuickPayError(SIGN_ERROR, "签名错误: sign does not match"
+                                + refused(SIGN_ERROR, "the MD5 sign does not match", doctor.diagnose(fields, creds)))
 
     # ----- calls ---------------------------------------------------------------------------------------------
 

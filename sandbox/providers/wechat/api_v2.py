@@ -16,6 +16,8 @@ from ...cashier.urls import cashier_url
 from ...core import errors
 from ...core.models import Merchant, NewPayment, Payment, PaymentStatus
 from ...core.rules import ApiCall
+from ...doctor import refused
+from ...doctor import wechat_v2 as doctor
 from ..base import BodyTooLarge, injected_fault, logged_request, pay_by_code, read_body, validation_problems
 from . import models, v2_crypto, v2_wire, wire
 from .credentials import random_string
@@ -79,7 +81,7 @@ class V2Api:
             creds = merchant.for_provider(PROVIDER)
             key = v2_wire.sandbox_signkey(creds["v2_key"], creds["mchid"]) if sandbox else creds["v2_key"]
             if not v2_crypto.verify(params, key):
-                raise ReturnFail(RETURN_MSGS["SIGN"])
+                raise ReturnFail(RETURN_MSGS["SIGN"] + _doctored(params, creds, sandbox))
             body = model.model_validate(params)
             call = Call(merchant, creds, key, body.sign_type or "MD5", body.appid, sandbox)
             if body.appid not in creds["appids"]:
@@ -290,7 +292,7 @@ class V2Api:
             merchant = self._merchant(params)
             creds = merchant.for_provider(PROVIDER)
             if not v2_crypto.verify(params, creds["v2_key"]):
-                raise ReturnFail(RETURN_MSGS["SIGN"])
+                raise ReturnFail(RETURN_MSGS["SIGN"] + _doctored(params, creds, False))
             models.GetSignKey.model_validate(params)
         except ReturnFail as exc:
             return _xml({"return_code": "FAIL", "return_msg": str(exc)})
@@ -313,6 +315,12 @@ async def _params(request: web.Request) -> dict:
         return v2_crypto.parse_xml(raw)
     except v2_crypto.XmlError as exc:
         raise ReturnFail(f"{RETURN_MSGS['XML']}: {exc}") from None
+
+
+def _doctored(params: dict, creds: dict, sandbox: bool) -> str:
+    """The refused sign's diagnosis to the journal; answers the hint for return_msg. Only on refusal."""
+    found = doctor.diagnose(params, creds, sandboxnew=sandbox)
+    return refused("FAIL", f"{RETURN_MSGS['SIGN']}: the v2 sign does not verify", found)
 
 
 def _check_open(payment: Payment) -> None:

@@ -10,6 +10,8 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from ...access_log import note_merchant
+from ...doctor import refused
+from ...doctor import wechat_v3 as doctor
 from ...core.models import Merchant
 from ..base import BodyTooLarge, read_body, validation_problems
 from . import v3_crypto
@@ -87,7 +89,7 @@ async def authenticate(request: web.Request, engine) -> Authenticated:
     try:
         auth = v3_crypto.parse_authorization(request.headers.get("Authorization"))
     except v3_crypto.AuthorizationError as exc:
-        raise sign_error(str(exc)) from None
+        raise await _doctored(sign_error(str(exc)), request, None, engine) from None
     merchant = engine.merchant_by_key(PROVIDER, auth.mchid)
     if merchant is None:
         raise V3Error(400, "MCH_NOT_EXISTS", f"商户号不存在: {auth.mchid}")
@@ -98,8 +100,8 @@ async def authenticate(request: web.Request, engine) -> Authenticated:
         raise _known(V3Error(400, "PARAM_ERROR", f"请求体过大: {exc}"), merchant) from None
     creds = merchant.for_provider(PROVIDER)
     if auth.serial_no.upper() != creds["merchant_serial_no"].upper():
-        raise _known(sign_error(f"serial_no {auth.serial_no} is not this merchant's API certificate",
-                                field="serial_no"), merchant)
+        raise _known(await _doctored(sign_error(f"serial_no {auth.serial_no} is not this merchant's API certificate",
+                                                field="serial_no"), request, creds, engine, raw), merchant)
     platform_serial = request.headers.get("Wechatpay-Serial")
     if platform_serial and platform_serial.upper() != response_serial(creds).upper():
         raise _known(V3Error(400, "PARAM_ERROR", "Wechatpay-Serial 不是有效的平台证书序列号或公钥ID",
@@ -107,8 +109,37 @@ async def authenticate(request: web.Request, engine) -> Authenticated:
                               "detail": {"issue": f"expected {response_serial(creds)}"}}), merchant)
     if not v3_crypto.verify_request(creds, request.method, request.raw_path, auth.timestamp, auth.nonce_str, raw,
                                     auth.signature):
-        raise _known(sign_error("sign not match"), merchant)
+        raise _known(await _doctored(sign_error("sign not match"), request, creds, engine, raw), merchant)
+    if _skewed(int(auth.timestamp), engine):
+        raise _known(await _doctored(sign_error("timestamp expired", field="timestamp"), request, creds, engine, raw),
+                     merchant)
     return Authenticated(merchant, raw)
+
+
+def _skewed(timestamp: int, engine) -> bool:
+    """More than 5 minutes from the wall clock and from the sandbox clock (which tests may have moved on)."""
+    return abs(timestamp - time.time()) > doctor.MAX_SKEW_S and \
+        abs(timestamp - engine.clock.now()) > doctor.MAX_SKEW_S
+
+
+async def _doctored(error: V3Error, request: web.Request, creds: dict | None, engine, raw: bytes | None = None):
+    """The refused signature's diagnosis to the journal, and its hint after the message. Only on refusal."""
+    if raw is None:
+        try:
+            raw = await read_body(request, MAX_BODY)
+        except BodyTooLarge:
+            raw = b""
+    others = doctor.known_keys((m.for_provider(PROVIDER) for m in engine.merchants()), creds and creds["mchid"])
+    now = time.time()
+    if abs(engine.clock.now() - now) > doctor.MAX_SKEW_S:  # the clock was moved: judge by the nearer one
+        header = request.headers.get("Authorization") or ""
+        stamp = header.partition('timestamp="')[2].partition('"')[0]
+        if stamp.isdigit() and abs(int(stamp) - engine.clock.now()) < abs(int(stamp) - now):
+            now = engine.clock.now()
+    found = doctor.diagnose(request.method, request.raw_path, request.headers.get("Authorization"), raw, creds,
+                            host=request.host, others=others, now=now)
+    error.message += refused(error.code, f"APIv3 Authorization refused: {error.detail['detail']['issue']}", found)
+    return error
 
 
 def _known(exc: V3Error, merchant: Merchant) -> V3Error:
