@@ -391,6 +391,17 @@ def test_partner_sign_mistakes():
         found = d_partner.diagnose({**PARTNER_FIELDS, "sign": lower_md5(text)}, creds)
         assert found["cause"] == cause
         no_secret(found, PARTNER_KEY)
+    json_fields = {**PARTNER_FIELDS, "pay_type": 1, "address_id": 1, "agree": True}
+    python_text = ("address_id=1&agree=True&gift_pos_id=55fca&pay_type=1&user_id=41840b6f0cbd4a4a8c8b2f9c6b3b3a11"
+                   f"&key={PARTNER_KEY}")
+    rendered = d_partner.diagnose({**json_fields, "sign": lower_md5(python_text)}, creds)
+    assert rendered["cause"] == ("values were written as str() of Python values (True, {'a': 1}); write true/false "
+                                 "and compact JSON")
+    assert rendered["expected_string"].startswith("address_id=1&agree=true&")
+    with_sign = d_partner.diagnose({**PARTNER_FIELDS, "sign": lower_md5(
+        "address_id=1&gift_pos_id=55fca&pay_type=1&sign=&user_id=41840b6f0cbd4a4a8c8b2f9c6b3b3a11"
+        f"&key={PARTNER_KEY}")}, creds)
+    assert with_sign["cause"] == "sign itself was in the signed string (as sign=); leave sign out"
     both = d_partner.diagnose({**PARTNER_FIELDS, "sign": lower_md5(plain).upper()}, creds)
     assert both["cause"] == "the key was not appended: the string must end with &key=<key>; also, the hex is upper case"
 

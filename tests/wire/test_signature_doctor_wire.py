@@ -251,3 +251,36 @@ def test_partner_sign_in_upper_case(sandbox):
     found = diagnosis_of(sandbox, entry_id, "0")
     assert found["cause"] == "the sign is upper-case hex; send it in lower case"
     assert key not in json.dumps(found)
+
+
+def test_the_doctor_never_runs_on_an_accepted_call(sandbox, monkeypatch):
+    """Every adapter's accepted path, with each diagnose() made to blow up: nothing notices."""
+    from alipay import AliPay
+    from sandbox.doctor import alipay, partner, quickpay, wechat_v2, wechat_v3
+    from sandbox.providers.alipay.credentials import python_sdk_config
+
+    def boom(*args, **kwargs):
+        raise AssertionError("diagnosed an accepted call")
+
+    for module in (alipay, partner, quickpay, wechat_v2, wechat_v3):
+        monkeypatch.setattr(module, "diagnose", boom)
+    wx, _ = v3_client(sandbox, monkeypatch, "demo-wechat", notify_url="https://m.example/notify")
+    assert wx.pay(description="Gift", out_trade_no="DOC-FINE-1", amount={"total": 100})[0] == 200
+    pay, _ = v2_client(sandbox, "demo-wechat")
+    assert pay.order.query(out_trade_no="DOC-FINE-1")["trade_state"] == "NOTPAY"
+    client = AliPay(**python_sdk_config(sandbox.admin.merchant("demo-alipay")["credentials"]["alipay"]))
+    client._gateway = f"{sandbox.url}/gateway.do"
+    assert client.api_alipay_trade_precreate(out_trade_no="DOC-FINE-2", total_amount="1.00",
+                                             subject="Gift")["code"] == "10000"
+    store = sandbox.admin.merchant("demo-quickpay-signed")["credentials"]["quickpay"]
+    body = {"store_no": store["store_no"], "paytype": 11, "appid": "wxd678efh567hg6787", "openid": OPENID,
+            "amount": 100, "order_no": "DOC-FINE-3", "iteminfo": "Gift"}
+    body["sign"] = quickpay_wire.sign(body, store["key"])
+    assert requests.post(f"{sandbox.url}/QuickPay/JSAPIPay", json=body, timeout=10).json()["code"] == "SUCCESS"
+    key = sandbox.admin.merchant("demo-partner")["credentials"]["partner"]["key"]
+    fields = {"user_id": "41840909af844632885424fbc20cae79", "pay_type": "1",
+              "gift_pos_id": "55fca782f55f406d94e2cecb23d0140b", "address_id": "1"}
+    text = "&".join(f"{k}={v}" for k, v in sorted(fields.items())) + f"&key={key}"
+    fields["sign"] = hashlib.md5(text.encode()).hexdigest()
+    assert requests.post(f"{sandbox.url}/app/partner/order/pay", data=fields, timeout=10).json()["code"] == 1
+    assert sandbox.admin.requests(verdict="rejected")["requests"] == []
