@@ -20,6 +20,7 @@ from .core.clock import Clock
 from .core.engine import Engine
 from .core.notifier import Notifier
 from .core.scheduler import Scheduler
+from .core.targets import NotifyTargets
 from .fixtures import load_fixtures
 from .providers import all_providers
 from .providers.base import Provider
@@ -74,7 +75,8 @@ async def _engine_ctx(app: web.Application):
     if created:
         log.info("loaded %d demo merchants from %s", created, settings.fixtures)
     notifier = Notifier(engine, attempt_timeout_s=settings.notify_timeout_s,
-                        max_in_flight=settings.notify_max_in_flight)
+                        max_in_flight=settings.notify_max_in_flight,
+                        targets=NotifyTargets(settings.own_endpoints, settings.notify_allow))
     scheduler = Scheduler(engine)
     app[NOTIFIER] = notifier
     await notifier.start()

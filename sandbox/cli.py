@@ -15,6 +15,7 @@ from .access_log import ACCESS_LOG, AccessLogger
 from .app import create_app
 from .appkeys import ENGINE, PROVIDERS, SETTINGS
 from .apps import all_apps
+from .core.targets import parse_allow
 from .providers import all_providers
 from .settings import Settings, checked_zone, journal_keep
 
@@ -56,10 +57,22 @@ def parse_args(argv: list[str] | None = None, prog: str | None = None) -> Settin
     parser.add_argument("--journal-keep", type=journal_keep, default=env.journal_keep, metavar="N",
                         help="the request journal keeps the newest N requests to provider and app paths; 0 turns "
                              "it off (SANDBOX_JOURNAL_KEEP, default %(default)s)")
+    parser.add_argument("--notify-allow", type=notify_allow, default=env.notify_allow, metavar="HOSTS",
+                        help="comma-separated host patterns (*.example.com) and CIDRs (10.0.0.0/8) notifies may be "
+                             "sent to; others are refused (SANDBOX_NOTIFY_ALLOW, default: any host but this sandbox)")
     args = parser.parse_args(argv)
     return Settings(host=args.host, port=args.port, db=args.db, fixtures=args.fixtures or None,
                     public_url=args.public_url, admin_token=args.admin_token, notify_timeout_s=args.notify_timeout,
-                    log_level=args.log_level, display_tz=args.display_tz, journal_keep=args.journal_keep)
+                    log_level=args.log_level, display_tz=args.display_tz, journal_keep=args.journal_keep,
+                    notify_allow=args.notify_allow)
+
+
+def notify_allow(text: str) -> tuple[str, ...]:
+    """--notify-allow's entries, or argparse's error naming the bad one."""
+    try:
+        return parse_allow(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def banner(app: web.Application) -> str:

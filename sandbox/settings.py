@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from .core.targets import parse_allow
+
 PACKAGE = Path(__file__).resolve().parent
 
 
@@ -32,6 +34,7 @@ class Settings:
     log_level: str = "INFO"  # INFO logs every request; WARNING and above do not
     display_tz: str = "Asia/Shanghai"  # the zone the console shows times in (providers' payloads use Beijing time)
     notify_max_in_flight: int = 64
+    notify_allow: tuple[str, ...] = ()  # host patterns (fnmatch) and CIDRs notifies may go to; () any but the sandbox
     max_body_bytes: int = 1024 * 1024
     journal_keep: int = 100_000  # the request journal keeps the newest N requests; 0 turns it off
     extra: dict = field(default_factory=dict)
@@ -39,6 +42,17 @@ class Settings:
     @property
     def base_url(self) -> str:
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    def own_endpoints(self) -> list[tuple[str, int]]:
+        """(host, port) pairs this sandbox is reached at: where it listens and its public URL. The notifier never
+        delivers there (core/targets.py)."""
+        from yarl import URL
+        endpoints = [(self.host, self.port)]
+        if self.public_url:
+            public = URL(self.public_url)
+            if public.host and public.port:
+                endpoints.append((public.host, public.port))
+        return endpoints
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
@@ -53,6 +67,7 @@ class Settings:
         s.notify_timeout_s = float(env.get("SANDBOX_NOTIFY_TIMEOUT_S", s.notify_timeout_s))
         s.log_level = env.get("SANDBOX_LOG_LEVEL", s.log_level).upper()
         s.display_tz = checked_zone(env.get("SANDBOX_DISPLAY_TZ") or s.display_tz)
+        s.notify_allow = parse_allow(env.get("SANDBOX_NOTIFY_ALLOW"))
         s.journal_keep = journal_keep(env.get("SANDBOX_JOURNAL_KEEP", s.journal_keep))
         return s
 

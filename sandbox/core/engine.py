@@ -32,6 +32,7 @@ from .refunds import RefundOperations
 from .rules import ApiCall, Rule, RuleAction, fault_rule, matching
 
 CLOCK_OFFSET_KEY = "clock_offset_s"
+STATE_VERSION_KEY = "state_version"  # bumped with every change of merchants, rules or the clock (core/workers.py)
 
 
 class Engine(RefundOperations, NotificationOperations, LedgerOperations, AppDataOperations, JournalOperations):
@@ -56,7 +57,9 @@ class Engine(RefundOperations, NotificationOperations, LedgerOperations, AppData
         self._merchants = {m["id"]: Merchant.model_validate(m) for m in merchants}
         self._merchant_keys = {(provider, key): merchant_id for provider, key, merchant_id in keys}
         self._rules = [Rule.model_validate(r) for r in rules]
-        self.clock.offset_s = max(self.clock.offset_s, float(offset))
+        if float(offset) > self.clock.offset_s:  # moved by another process of --workers N: wake the clock's sleepers
+            self.clock.offset_s = float(offset)
+            self.clock.wake_all()
 
     # ----- merchants -----------------------------------------------------------------------------------------
 
@@ -70,7 +73,8 @@ class Engine(RefundOperations, NotificationOperations, LedgerOperations, AppData
         if merchant.id in self._merchants:
             raise errors.InvalidInput(f"merchant {merchant.id!r} exists")
         try:
-            await self.db.transaction(lambda conn: merchants_store.insert(conn, merchant.model_dump(), keys))
+            await self.db.transaction(lambda conn: (merchants_store.insert(conn, merchant.model_dump(), keys),
+                                                    settings_store.bump_state_version(conn)))
         except sqlite3.IntegrityError as exc:
             raise errors.InvalidInput(f"merchant conflicts with an existing one: {exc}") from exc
         self._merchants[merchant.id] = merchant
@@ -83,7 +87,8 @@ class Engine(RefundOperations, NotificationOperations, LedgerOperations, AppData
         the keys that name the merchant in requests stay as they are."""
         merchant = self.merchant(merchant_id)
         credentials = {**merchant.credentials, provider: {**merchant.for_provider(provider), **changes}}
-        await self.db.transaction(lambda conn: merchants_store.update_credentials(conn, merchant_id, credentials))
+        await self.db.transaction(lambda conn: (merchants_store.update_credentials(conn, merchant_id, credentials),
+                                                settings_store.bump_state_version(conn)))
         merchant = merchant.model_copy(update={"credentials": credentials})
         self._merchants[merchant_id] = merchant
         self.bus.publish({"type": "merchant", "merchant_id": merchant_id})
@@ -386,7 +391,7 @@ class Engine(RefundOperations, NotificationOperations, LedgerOperations, AppData
         fault rule's hit) starts from it; should the write fail, the stored rules are read back."""
         self._rules = order
         try:
-            await self.db.transaction(work)
+            await self.db.transaction(lambda conn: (work(conn), settings_store.bump_state_version(conn)))
         except Exception:
             self._rules = [Rule.model_validate(r) for r in await self.db.read(settings_store.rules)]
             raise
@@ -400,34 +405,48 @@ class Engine(RefundOperations, NotificationOperations, LedgerOperations, AppData
         rule = fault_rule(self._rules, call)
         if rule is None:
             return None
-        rule.hits += 1  # counted before any await: concurrent calls cannot both take a rule's last hit
-        dumped, now = rule.model_dump(), self.clock.now()
+        rule.hits += 1  # before any await: concurrent calls in this process leave a rule's last hit to one of them
+        now = self.clock.now()
         what = "dropped" if rule.action.api_drop else "system error" if rule.action.api_error else "answered late"
         if rule.action.api_delay_s and what != "answered late":
             what += f" after {rule.action.api_delay_s:g} s"
         summary = f"{call.operation} call faulted by rule {rule.name or rule.id}: {what}"
 
         def work(conn):
-            settings_store.update_rule(conn, dumped)
+            # Counted in SQL: processes sharing the database (--workers N) never take more than api_times between
+            # them, and concurrent calls in one process cannot both take a rule's last hit (transactions queue).
+            hits = settings_store.count_rule_hit(conn, rule.id, rule.action.api_times)
+            if hits is None:
+                return None, None
+            if rule.action.api_times is not None:  # the other processes learn when the rule is used up
+                settings_store.bump_state_version(conn)
             # The faulted call shows on the timeline of the payment it names, when there is one.
             row = payments_store.by_out_trade_no(conn, call.merchant_id, call.provider, call.out_trade_no) \
                 if call.out_trade_no else None
             if row is not None:
-                self._event(conn, row["id"], now, "api", summary, {"rule": rule.id, "hit": dumped["hits"]})
-            return row["id"] if row else None
+                self._event(conn, row["id"], now, "api", summary, {"rule": rule.id, "hit": hits})
+            return hits, row["id"] if row else None
 
-        payment_id = await self.db.transaction(work)
+        hits, payment_id = await self.db.transaction(work)
+        if hits is None:  # used up (or deleted) by another process (--workers N): the next rule that matches, if any
+            if rule.action.api_times is None:
+                self._rules = [r for r in self._rules if r.id != rule.id]
+            rule.hits = max(rule.hits, rule.action.api_times or 0)
+            return await self.api_fault(call)
+        rule.hits = max(rule.hits, hits)
         if payment_id is not None:
             self.bus.publish({"type": "event", "payment_id": payment_id})
         return rule.action
 
     async def delete_rule(self, rule_id: str) -> None:
-        if not await self.db.transaction(lambda conn: settings_store.delete_rule(conn, rule_id)):
+        if not await self.db.transaction(lambda conn: settings_store.delete_rule(conn, rule_id)
+                                         and (settings_store.bump_state_version(conn) or True)):
             raise errors.RuleNotFound(f"no rule {rule_id!r}")
         self._rules = [r for r in self._rules if r.id != rule_id]
 
     async def delete_rules(self) -> int:
-        count = await self.db.transaction(settings_store.delete_all_rules)
+        count = await self.db.transaction(lambda conn: (settings_store.delete_all_rules(conn),
+                                                        settings_store.bump_state_version(conn))[0])
         self._rules = []
         return count
 
@@ -435,7 +454,8 @@ class Engine(RefundOperations, NotificationOperations, LedgerOperations, AppData
         if not 0 <= seconds <= 10 * 365 * 86400:
             raise errors.InvalidInput("seconds must be between 0 and ten years")
         offset = self.clock.offset_s + seconds
-        await self.db.transaction(lambda conn: settings_store.put(conn, CLOCK_OFFSET_KEY, offset))
+        await self.db.transaction(lambda conn: (settings_store.put(conn, CLOCK_OFFSET_KEY, offset),
+                                                settings_store.bump_state_version(conn)))
         now = self.clock.advance(seconds)
         self.bus.publish({"type": "clock", "now": now})
         return now

@@ -3,18 +3,33 @@
 It sleeps until the next attempt falls due (or the clock moves, or new work arrives), delivers with a bounded number
 in flight, asks the provider's channel to render and sign each attempt and to judge the reply, and has the engine
 journal the attempt and reschedule it. What was pending when the process died is simply due on restart.
+
+Fair delivery: besides the global bound, at most `per_host` attempts (max(2, max_in_flight // 8)) are in flight to
+one host:port (the key is the URL's host and port, so two receivers on one machine are two hosts): receivers that
+hang hold only their own host's slots, and every other merchant's notifies go on. A notification whose host is full
+stays due and is started when one of that host's attempts ends.
+
+Targets: `targets` (core/targets.py) refuses the sandbox itself and, with an allow-list, every host outside it; a
+refused attempt is journaled with the reason and the notification fails at once, without retries.
+
+Stopping (SIGTERM, Ctrl-C): no new attempt starts; those in flight get `grace_s` to be answered and journaled, so an
+acknowledged notify is not sent again after the restart. Only what is still unanswered then is cancelled (and, not
+journaled, is due again on the next start: at least once).
 """
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
+from collections import Counter
 from typing import Any
 
 import aiohttp
+from yarl import URL
 
 from .engine import Engine
 from .models import Notification
+from .targets import GuardedResolver, NotifyTargets, TargetRefused
 
 log = logging.getLogger(__name__)
 
@@ -23,14 +38,19 @@ RESPONSE_BODY_LIMIT = 64 * 1024
 
 class Notifier:
     def __init__(self, engine: Engine, *, max_in_flight: int = 64, attempt_timeout_s: float = 5.0,
-                 batch: int = 500):
+                 batch: int = 500, per_host: int | None = None, grace_s: float = 2.0,
+                 targets: NotifyTargets | None = None):
         self.engine = engine
         self.max_in_flight = max_in_flight
+        self.per_host = per_host or max(2, max_in_flight // 8)
         self.attempt_timeout_s = attempt_timeout_s
+        self.grace_s = grace_s
+        self.targets = targets or NotifyTargets()
         self.batch = batch
         self.wake = asyncio.Event()
         self._in_flight: set[str] = set()
-        self._slots = asyncio.Semaphore(max_in_flight)
+        self._per_host: Counter[str] = Counter()  # host:port -> attempts in flight there
+        self._skipped = 0  # due notifications the last pass left for their full hosts: the next pass reads past them
         self._tasks: set[asyncio.Task] = set()
         self._runner: asyncio.Task | None = None
         self._stopping = False
@@ -39,7 +59,8 @@ class Notifier:
     async def start(self) -> None:
         self._session = aiohttp.ClientSession(
             timeout=aiohttp.ClientTimeout(total=self.attempt_timeout_s),
-            connector=aiohttp.TCPConnector(limit=self.max_in_flight, force_close=False),
+            connector=aiohttp.TCPConnector(limit=self.max_in_flight, force_close=False,
+                                           resolver=GuardedResolver(self.targets)),
             auto_decompress=True,
         )
         self.engine.notifications_changed = self.wake
@@ -52,6 +73,8 @@ class Notifier:
         if self._runner:
             self._runner.cancel()
             await asyncio.gather(self._runner, return_exceptions=True)
+        if self._tasks and self.grace_s > 0:  # let attempts in flight be answered and journaled
+            await asyncio.wait(list(self._tasks), timeout=self.grace_s)
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -75,19 +98,31 @@ class Notifier:
                 await asyncio.sleep(1)
 
     async def _start_due(self) -> int:
-        started = 0
-        for notification in await self.engine.due_notifications(self.batch + len(self._in_flight)):
+        """Start what is due and has room (globally and on its host); > 0 when the loop should look again at once."""
+        limit = self.batch + len(self._in_flight) + self._skipped
+        due = await self.engine.due_notifications(limit)
+        started = skipped = 0
+        for notification in due:
+            if len(self._in_flight) >= self.max_in_flight:
+                break  # a finishing attempt wakes the loop
             if notification.id in self._in_flight:
                 continue
-            await self._slots.acquire()
+            host = host_key(notification.url)
+            if self._per_host[host] >= self.per_host:
+                skipped += 1  # its host is full: it stays due, and one of the host's attempts ending wakes the loop
+                continue
             self._in_flight.add(notification.id)
-            task = asyncio.create_task(self._deliver(notification))
+            self._per_host[host] += 1
+            task = asyncio.create_task(self._deliver(notification, host))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
             started += 1
+        self._skipped = skipped
+        if not started and skipped and len(due) == limit and len(self._in_flight) < self.max_in_flight:
+            return 1  # the whole window was full hosts' notifications: read further (the window grows by `batch`)
         return started
 
-    async def _deliver(self, notification: Notification) -> None:
+    async def _deliver(self, notification: Notification, host: str) -> None:
         try:
             attempt = await self.attempt(notification)
             await self.engine.record_attempt(notification, attempt)
@@ -95,7 +130,9 @@ class Notifier:
             log.exception("delivering notification %s failed", notification.id)
         finally:
             self._in_flight.discard(notification.id)
-            self._slots.release()
+            self._per_host[host] -= 1
+            if self._per_host[host] <= 0:
+                del self._per_host[host]
             self.wake.set()
 
     async def attempt(self, notification: Notification) -> dict[str, Any]:
@@ -110,6 +147,16 @@ class Notifier:
         }
         started = time.perf_counter()
         try:
+            refused = await asyncio.wait_for(self.targets.refusal(request.url), self.attempt_timeout_s)
+        except asyncio.TimeoutError:  # the name did not resolve in time: an unreachable host, tried again later
+            record.update(error=f"timed out after {self.attempt_timeout_s:g} s resolving the notify host",
+                          latency_ms=round((time.perf_counter() - started) * 1000, 2))
+            return record
+        if refused is not None:
+            log.warning("notification %s: %s", notification.id, refused)
+            record.update(error=refused, refused=True, latency_ms=0.0)
+            return record
+        try:
             async with self._session.request(request.method, request.url, data=request.body,
                                              headers=request.headers, allow_redirects=False) as response:
                 body = await response.content.read(RESPONSE_BODY_LIMIT)
@@ -118,7 +165,21 @@ class Notifier:
                               acknowledged=acknowledged)
         except asyncio.TimeoutError:
             record["error"] = f"timed out after {self.attempt_timeout_s:g} s"
+        except aiohttp.ClientConnectorError as exc:
+            if isinstance(exc.os_error, TargetRefused):  # the name resolved to the sandbox on connecting
+                record.update(error=str(exc.os_error), refused=True)
+            else:
+                record["error"] = f"{type(exc).__name__}: {exc}"
         except (aiohttp.ClientError, OSError, ValueError) as exc:
             record["error"] = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         record["latency_ms"] = round((time.perf_counter() - started) * 1000, 2)
         return record
+
+
+def host_key(url: str) -> str:
+    """host:port of a notify URL (the port explicit or the scheme's): what per-host fairness counts by."""
+    try:
+        parsed = URL(url)
+        return f"{(parsed.host or '').lower()}:{parsed.port}"
+    except (ValueError, TypeError):
+        return url

@@ -147,7 +147,9 @@ class NotificationOperations:
             notifications_store.insert_attempt(conn, {**attempt, "notification_id": notification.id,
                                                       "number": number})
             row.update(attempts=number, updated_at=now)
-            if row["status"] == NotificationStatus.PENDING.value:
+            if attempt.get("refused"):  # a target the sandbox never delivers to (core/targets.py): no retries
+                row.update(status=NotificationStatus.FAILED.value, next_attempt_at=None)
+            elif row["status"] == NotificationStatus.PENDING.value:
                 if attempt["acknowledged"]:
                     row.update(status=NotificationStatus.DELIVERED.value, next_attempt_at=None)
                 elif number <= len(channel.retry_delays):
@@ -171,6 +173,13 @@ class NotificationOperations:
             self.bus.publish({"type": "attempt", "payment_id": updated.payment_id,
                               "notification_id": updated.id, "status": updated.status.value})
         return updated
+
+    async def note(self, payment_id: str, summary: str, data: dict[str, Any] | None = None) -> None:
+        """A note on the payment's timeline (kind `note`): what the sandbox accepted about its notifies but the real
+        provider would not in production (an http or local notify_url, providers/notify_url.py)."""
+        now = self.clock.now()
+        await self.db.transaction(lambda conn: self._event(conn, payment_id, now, "note", summary, data or {}))
+        self.bus.publish({"type": "event", "payment_id": payment_id})
 
     def _wake_notifier(self) -> None:
         if self.notifications_changed is not None:

@@ -43,3 +43,20 @@ def delete_rule(conn: sqlite3.Connection, rule_id: str) -> bool:
 
 def delete_all_rules(conn: sqlite3.Connection) -> int:
     return conn.execute("DELETE FROM rules").rowcount
+
+
+def bump_state_version(conn: sqlite3.Connection) -> None:
+    """One more change of what each process keeps in memory (merchants, rules, clock offset): the other processes of
+    --workers N reload when they see it move (core/workers.py). In the transaction of the change itself."""
+    conn.execute("INSERT INTO settings (key, value) VALUES ('state_version', '1') "
+                 "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1")
+
+
+def count_rule_hit(conn: sqlite3.Connection, rule_id: str, times: int | None) -> int | None:
+    """Count one more call faulted by a rule, counted in SQL so processes sharing the database never take more than
+    `times` (api_times) between them. The rule's hits now, or None when they were all taken (or it is gone)."""
+    row = conn.execute(
+        "UPDATE rules SET rule = json_set(rule, '$.hits', COALESCE(json_extract(rule, '$.hits'), 0) + 1) "
+        "WHERE id = ? AND (? IS NULL OR COALESCE(json_extract(rule, '$.hits'), 0) < ?) "
+        "RETURNING json_extract(rule, '$.hits')", (rule_id, times, times)).fetchone()
+    return None if row is None else int(row[0])

@@ -72,7 +72,8 @@ async def test_the_notifier_never_has_more_deliveries_in_flight_than_its_bound(t
                 provider="test", merchant_id="m", out_trade_no=f"B{i}", provider_trade_no=f"B{i}", amount=1,
                 trade_type="X", notify_url=receiver.url()))
             await engine.succeed(payment.id)
-        notifier = Notifier(engine, max_in_flight=limit, attempt_timeout_s=5)
+        # one receiver is one host: its own share (per_host) would hold the pass below the global bound
+        notifier = Notifier(engine, max_in_flight=limit, per_host=limit, attempt_timeout_s=5)
         await notifier.start()
         try:
             await asyncio.wait_for(channel.enough.wait(), 10)  # `limit` deliveries are held in render

@@ -12,6 +12,7 @@ import requests
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 
+from sandbox.providers import notify_url
 from sandbox.providers.alipay import signing as alipay_signing
 from sandbox.providers.wechat import v2_crypto
 from wechat_sdks import credentials, v3_request
@@ -78,6 +79,8 @@ def quickpay_param_error(action: str, field: str, value) -> bool:
         if field == "paytype":
             return value not in (11, 21)  # WeChat or Alipay
         return field in ("amount", "refund_amount") and not 1 <= value <= 9_999_999_999
+    if field == "notify_url" and value:  # an absolute http(s) URL of at most 256 characters (README: QuickPay)
+        return notify_url.problem(value, max_length=notify_url.QUICKPAY_MAX) is not None
     return (required and value == "") or (max_length is not None and len(value) > max_length)
 
 

@@ -19,6 +19,7 @@ from ...core.app_data import AppOrderLink, AppRecord
 from ...core.ledger import Funding
 from ...core.models import NewPayment, Payment, PaymentStatus, RefundStatus
 from ...settings import Settings
+from ..notify_url import note_production
 from . import models, wire
 from .gateway import Call
 from .wire import business
@@ -107,6 +108,8 @@ class TradeMethods:
         if not created:  # a fresh trade is on its timeline already (the "created" event holds the request)
             call.payment_id = payment.id
             _refuse_reuse(payment)
+        else:
+            await note_production(self.engine, payment.id, payment.notify_url, "Alipay")
         return payment
 
     # ----- existing trades -----------------------------------------------------------------------------------

@@ -13,6 +13,8 @@ from pydantic import BaseModel, Field, ValidationError
 
 from ...access_log import note_payment, note_rejected
 from ...core import errors
+from ..notify_url import ALIPAY_MAX
+from ..notify_url import problem as notify_url_problem
 from ...core.engine import Engine
 from ...core.models import Merchant, Payment
 from ...core.rules import ApiCall
@@ -105,6 +107,7 @@ class AlipayProvider:
         """Run a verified call: its response, or the error to answer with."""
         model, handler = self.methods.table[call.method]
         try:
+            _check_notify_url(call)
             biz = _validated_biz(model, call)
             if await injected_fault(self.engine, request, lambda: _api_call(call, biz)):
                 return wire.system_error("系统繁忙 (fault injected by a sandbox rule)")
@@ -135,12 +138,22 @@ class AlipayProvider:
         params = signing.parse_order_string(order_string)
         try:
             call = check(params, self.engine, ("alipay.trade.app.pay",))
+            _check_notify_url(call)
             return await self.methods.open_trade(call, _validated_biz(PayBiz, call))
         except Rejected as exc:
             raise errors.Refused(exc.error.sub_msg, exc.error.sub_code) from None
         except wire.AlipayError as exc:
             raise errors.Refused(exc.sub_msg, exc.sub_code, 503 if exc.code == wire.UNAVAILABLE[0] else 400) \
                 from None
+
+
+def _check_notify_url(call: Call) -> None:
+    """The common parameter notify_url: an absolute http(s) URL of at most 256 characters, no credentials in it;
+    otherwise 40002 isv.invalid-parameter (the gateway's "参数无效")."""
+    url = call.params.get("notify_url")
+    found = notify_url_problem(url, max_length=ALIPAY_MAX) if url else None
+    if found is not None:
+        raise wire.AlipayError(wire.INVALID, "isv.invalid-parameter", f"参数无效: notify_url {found}")
 
 
 def _validated_biz(model: type[BaseModel], call: Call) -> BaseModel:

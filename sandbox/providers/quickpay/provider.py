@@ -17,6 +17,8 @@ from ...doctor import quickpay as doctor
 from ...doctor import refused
 from ...cashier.urls import cashier_url
 from ...core import errors
+from ..notify_url import QUICKPAY_MAX, note_production
+from ..notify_url import problem as notify_url_problem
 from ...core.engine import Engine
 from ...core.models import Merchant, NewPayment, Payment
 from ...core.rules import ApiCall
@@ -203,6 +205,9 @@ class QuickPayProvider:
 
     async def _create(self, body, merchant: Merchant, *, trade_type: str, trade_no: str, wallet: str | None,
                       payer: dict, identity: dict, provider_ids: dict | None = None) -> tuple[Payment, bool]:
+        found = notify_url_problem(body.notify_url, max_length=QUICKPAY_MAX) if body.notify_url else None
+        if found is not None:  # 256 characters: the sandbox's choice, QuickPay documents no limit
+            raise QuickPayError(PARAM_ERROR, f"参数错误: notify_url {found}")
         common = {"amount": body.amount, "trade_type": trade_type, "iteminfo": body.iteminfo,
                   "notify_url": body.notify_url, "attach": body.attach}
         new = NewPayment(
@@ -217,6 +222,8 @@ class QuickPayProvider:
         try:
             payment, created = await self.engine.create_payment(new)
             note_payment(payment.id)
+            if created:
+                await note_production(self.engine, payment.id, payment.notify_url, "QuickPay")
             return payment, created
         except errors.DuplicateOrder as exc:
             note_payment(exc.existing.id)

@@ -19,6 +19,8 @@ from ...core.rules import ApiCall
 from ...doctor import refused
 from ...doctor import wechat_v2 as doctor
 from ..base import BodyTooLarge, injected_fault, logged_request, pay_by_code, read_body, validation_problems
+from ..notify_url import WECHAT_V2_MAX, note_production
+from ..notify_url import problem as notify_url_problem
 from . import models, v2_crypto, v2_wire, wire
 from .credentials import random_string
 from .v2_wire import ERR_DES, RETURN_MSGS
@@ -138,6 +140,7 @@ class V2Api:
             raise ReturnFail("JSAPI支付必须传openid")
         if body.trade_type == "NATIVE" and not body.product_id:
             raise ReturnFail("trade_type=NATIVE时，product_id必传")
+        _check_notify_url(body.notify_url)
         now = self.engine.clock.now()
         expires_at = None
         if body.time_expire:
@@ -176,6 +179,8 @@ class V2Api:
         if not created:  # a fresh order is on its timeline already (the "created" event holds the request)
             call.payment_id = payment.id
             _check_open(payment)
+        else:
+            await note_production(self.engine, payment.id, body.notify_url, "WeChat Pay")
         result = {"trade_type": body.trade_type, "prepay_id": payment.provider_ids["prepay_id"],
                   "device_info": body.device_info}
         if trade_type == "NATIVE":
@@ -236,6 +241,7 @@ class V2Api:
         return {"recall": "N"}
 
     async def refund(self, body: models.V2Refund, call: Call) -> dict:
+        _check_notify_url(body.notify_url)
         payment = await self._order(call, body.out_trade_no, body.transaction_id)
         if int(body.total_fee) != payment.amount:
             raise BusinessFail("PARAM_ERROR", "订单金额total_fee与原订单金额不一致")
@@ -321,6 +327,13 @@ def _doctored(params: dict, creds: dict, sandbox: bool) -> str:
     """The refused sign's diagnosis to the journal; answers the hint for return_msg. Only on refusal."""
     found = doctor.diagnose(params, creds, sandboxnew=sandbox)
     return refused("FAIL", f"{RETURN_MSGS['SIGN']}: the v2 sign does not verify", found)
+
+
+def _check_notify_url(url: str | None) -> None:
+    """v2 answers a bad notify_url with return_code FAIL, `invalid notify_url` (the sandbox also refuses
+    credentials in it)."""
+    if url is not None and (not url or notify_url_problem(url, max_length=WECHAT_V2_MAX)):
+        raise ReturnFail("invalid notify_url")
 
 
 def _check_open(payment: Payment) -> None:

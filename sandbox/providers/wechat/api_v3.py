@@ -14,6 +14,7 @@ from ...core import errors
 from ...core.models import NewPayment, Payment, PaymentStatus
 from ...core.rules import ApiCall, Operation
 from ..base import injected_fault, logged_request, pay_by_code
+from ..notify_url import WECHAT_V3_MAX, WECHAT_V3_PATTERN, note_production, wechat_v3_problem
 from . import models, v3_crypto, wire
 from .v3_http import Authenticated, V3Error, authenticate, param_error, respond
 from .wire import PROVIDER
@@ -113,6 +114,8 @@ class V3Api:
         if not created:  # a fresh order is on its timeline already (the "created" event holds the request)
             who.payment_id = payment.id
             _check_reusable(payment)
+        else:
+            await note_production(self.engine, payment.id, body.notify_url, "WeChat Pay", https_required=True)
         if kind == "codepay":
             return await self._codepay(payment, body.payer.auth_code, created, creds)
         if kind == "native":
@@ -185,6 +188,7 @@ class V3Api:
     @endpoint("refund")
     async def refund(self, request: web.Request, who: Authenticated):
         body = models.RefundRequest.model_validate(who.json())
+        _check_notify_url(body.notify_url, "退款结果回调url")
         payment = await self._find(who, body.out_trade_no if not body.transaction_id else None, body.transaction_id)
         sp = wire.partner(payment) if payment else None
         if payment is None or (sp["sub_mchid"] if sp else None) != body.sub_mchid:
@@ -262,9 +266,25 @@ def _check_kind(kind: str, body: models._Order, partner: bool) -> dict:
         if not code or not wire.is_auth_code(code):
             raise V3Error(400, "PARAM_ERROR", "付款码无效: payer.auth_code须为10-15开头的18位数字",
                           {"field": "payer.auth_code", "location": "body"})
-    elif not body.notify_url:
+    elif body.notify_url is None:
         raise V3Error(400, "PARAM_ERROR", "缺少参数: notify_url", {"field": "notify_url", "location": "body"})
+    _check_notify_url(body.notify_url, "通知地址")
     return payer
+
+def _check_notify_url(url: str | None, name: str) -> None:
+    """APIv3's own check of notify_url (its pattern refuses query parameters), in its own words; the sandbox also
+    refuses a user name or password in it."""
+    problem = None if url is None else wechat_v3_problem(url)
+    if problem is None:
+        return
+    source = f"输入源“/body/notify_url”映射到值字段“{name}”"
+    if problem.startswith("longer"):
+        message = f"{source}字符串规则校验失败，字节数 {len(url.encode())}，大于最大值 {WECHAT_V3_MAX}"
+    elif problem.startswith("must not carry a user"):
+        message = f"{source}不能包含用户名或密码 (sandbox: a notify_url must not carry credentials)"
+    else:
+        message = f"{source}字符串规则校验失败，字符串必须匹配正则表达式“{WECHAT_V3_PATTERN}”"
+    raise V3Error(400, "PARAM_ERROR", message, {"location": "body", "value": url})
 
 
 def _expiry(time_expire: str | None, now: float) -> float | None:

@@ -15,7 +15,7 @@ V2OutTradeNo = _s(1, 32, r"^[0-9A-Za-z_\-|*@]+$")  # v2: up to 32
 OutRefundNo = _s(1, 64, r"^[0-9A-Za-z_\-|*@]+$")
 AppId = _s(1, 32)
 MchId = _s(1, 32)
-Url = _s(1, 256, r"^https?://")
+Url = _s(0, 4096)  # notify_url: checked by the API in WeChat's own words (providers/notify_url.py)
 Fen = Annotated[StrictInt, Field(ge=1, le=100_000_000_000)]
 
 
