@@ -1,6 +1,6 @@
 """APIv3 `Authorization` (WECHATPAY2-SHA256-RSA2048): what the sandbox verified, and which known mistake made the
 signature fail. Verifying with a public key costs about 0.05 ms; at most ~20 variants and MAX_OTHER_KEYS keys are
-tried, once, on a refused call.
+tried, once, on a refused call (about 2 ms when none verifies).
 """
 from __future__ import annotations
 
@@ -35,10 +35,10 @@ def known_keys(all_credentials: Iterable[dict], mchid: str | None) -> list[Known
     for creds in all_credentials:
         if not creds or creds.get("mchid") == mchid:
             continue
-        keys.append(KnownKey(f"merchant {creds['mchid']}'s API key", creds["merchant_certificate_pem"],
-                             creds["merchant_serial_no"]))
-        keys.append(KnownKey(f"merchant {creds['mchid']}'s platform key", creds["platform_certificate_pem"],
-                             creds["platform_serial_no"]))
+        for what, pem, serial in (("API", "merchant_certificate_pem", "merchant_serial_no"),
+                                  ("platform", "platform_certificate_pem", "platform_serial_no")):
+            if creds.get(pem):
+                keys.append(KnownKey(f"merchant {creds['mchid']}'s {what} key", creds[pem], creds.get(serial)))
         if len(keys) >= MAX_OTHER_KEYS:
             break
     return keys[:MAX_OTHER_KEYS]
