@@ -27,6 +27,7 @@ OWN_PREFIX = "/_sandbox/"
 # resource -> the provider or app whose setup added it (filled by the app factory)
 ROUTE_OWNERS = web.AppKey("journal_route_owners", dict)
 _KNOWN = web.AppKey("journal_known_paths", list)
+_RESOURCES = web.AppKey("journal_resources", dict)  # resource -> (owner, catch-all?, listed paths)
 _GROUP = re.compile(r"\(\?P<(\w+)>([^()]*)\)")
 _WORDS = re.compile(r"[\w.-]+(\|[\w.-]+)*")
 
@@ -153,10 +154,15 @@ def _owner_and_suggestion(request: web.Request) -> tuple[str | None, str | None]
     owners = request.app.get(ROUTE_OWNERS, {})
     match = request.match_info
     resource = match.route.resource if match.http_exception is None else None
-    owner = owners.get(resource) if resource is not None else None
-    if resource is not None and not _catch_all(resource):
-        known = _provider_paths(request, owner)
-        if known is None or request.path.lower() in known:
+    owner = None
+    if resource is not None:
+        described = request.app[_RESOURCES].get(resource)
+        if described is None:  # once per route: the hot path only looks it up
+            owner = owners.get(resource)
+            described = request.app[_RESOURCES][resource] = (owner, _catch_all(resource),
+                                                              _provider_paths(request, owner))
+        owner, catch_all, known = described
+        if not catch_all and (known is None or request.path.lower() in known):
             return owner, None  # a real path (its own 404s are about records, not paths)
     if match.http_exception is not None and match.http_exception.status == 405:
         # the path exists, the method does not (aiohttp's 405 lists the allowed ones): whose path it is
@@ -235,5 +241,5 @@ def _expanded(resource: AbstractResource) -> list[str]:
 
 def setup_journal(app: web.Application) -> None:
     """After the access log's middleware (which makes the request reachable from the adapters' notes)."""
-    app[_KNOWN] = []
+    app[_KNOWN], app[_RESOURCES] = [], {}
     app.middlewares.insert(1, journal_middleware)

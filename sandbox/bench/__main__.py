@@ -1,7 +1,7 @@
 """The benchmark, run by hand: python -m sandbox.bench [--requests N] [--concurrency C] [--notifies N]
 
 Prints create throughput and latency for QuickPay against a bare aiohttp handler (the ratio is the figure to
-watch), signed WeChat and Alipay creates against the RSA-2048 sign rate, the time to deliver N succeeded payments'
+watch), the same creates with the request journal off (--journal-keep 0), signed WeChat and Alipay creates against the RSA-2048 sign rate, the time to deliver N succeeded payments'
 notifications to a local receiver, and the sandbox's memory. Throughput lines also give the server process's CPU
 time per request, the steadier figure on a shared machine.
 """
@@ -50,6 +50,21 @@ async def bench_creates(sandbox: Process, sandbox_url: str, bare: Process, bare_
     create = await measured(sandbox, "QuickPay JSAPIPay create", json_post(
         f"{sandbox_url}/QuickPay/JSAPIPay", lambda i: quickpay_body(i, prefix="C"), quickpay_ok), total, concurrency)
     return bare_result, create
+
+
+async def bench_journal_off(db: Path, journal_on: LoadResult, total: int, concurrency: int) -> list[str]:
+    """The same creates on a sandbox started with --journal-keep 0 (a warm-up run first, as `journal_on` had):
+    what journaling every request costs. Throughput swings on a shared machine; server CPU per create is steadier."""
+    sandbox, url = start_sandbox(db, "--journal-keep", "0")
+    try:
+        await measured(sandbox, "(warm-up)", json_post(
+            f"{url}/QuickPay/JSAPIPay", lambda i: quickpay_body(i, prefix="C"), quickpay_ok), total, concurrency)
+        off = await measured(sandbox, "QuickPay create, journal off", json_post(
+            f"{url}/QuickPay/JSAPIPay", lambda i: quickpay_body(i, prefix="D"), quickpay_ok), total, concurrency)
+    finally:
+        sandbox.stop()
+    return [off.line(), f"  create throughput journal on / off: {journal_on.per_second / off.per_second:.2f}  "
+                        f"(server CPU per create {journal_on.server_cpu_us / off.server_cpu_us:.2f}x)"]
 
 
 class CountingReceiver:
@@ -146,6 +161,7 @@ async def main_async(args) -> None:
                 f"{sandbox_url}/QuickPay/JSAPIPay", lambda i: quickpay_body(i, prefix="D"), quickpay_ok),
                 args.requests, args.concurrency)
             lines += [again.line(), report_memory(f"after {2 * args.requests} creates", sandbox)]
+            lines += await bench_journal_off(Path(tmp) / "journal-off.db", again, args.requests, args.concurrency)
             lines += await signed_scenarios(sandbox, sandbox_url, bare, bare_url, args)
             notify = await bench_notifies(sandbox_url, args.notifies, args.concurrency)
             lines += [f"{notify['count']} notifications: all received in {notify['received_s']:.2f} s "

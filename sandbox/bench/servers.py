@@ -52,11 +52,11 @@ class Process:
             self.proc.kill()
 
 
-def start_sandbox(db: Path) -> tuple[Process, str]:
+def start_sandbox(db: Path, *flags: str) -> tuple[Process, str]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    proc = Process([sys.executable, "-m", "sandbox", "--port", str(port), "--db", str(db), "--log-level", "WARNING"],
-                   f"{url}/_sandbox/api/health")
+    proc = Process([sys.executable, "-m", "sandbox", "--port", str(port), "--db", str(db), "--log-level", "WARNING",
+                    *flags], f"{url}/_sandbox/api/health")
     return proc, url
 
 

@@ -19,7 +19,8 @@ _INSERT = f"INSERT INTO requests ({', '.join(COLUMNS)}) VALUES ({', '.join('?' *
 
 def encode(entry: dict) -> tuple:
     """The row of one entry, ready for insert_many (built off the database thread)."""
-    return tuple(dumps(entry[c]) if c in _JSON and entry.get(c) is not None else entry.get(c) for c in COLUMNS)
+    get = entry.get
+    return tuple(dumps(get(c)) if c in _JSON and get(c) is not None else get(c) for c in COLUMNS)
 
 
 def insert_many(conn: sqlite3.Connection, rows: list[tuple]) -> None:
@@ -50,6 +51,8 @@ def search(conn: sqlite3.Connection, *, merchant_id: str | None = None, provider
         if value is not None:
             clauses.append(f"{column} = ?")
             params.append(value)
+    if verdict is not None and verdict != "accepted":
+        clauses.append("verdict != 'accepted'")  # the partial index requests_refused's own condition
     if path:
         clauses.append("instr(path, ?) > 0")
         params.append(path)

@@ -27,8 +27,9 @@ CREATE TABLE requests (
     suggestion       TEXT                      -- a path nobody serves: the nearest real one
 );
 
+-- Indexes for the filters that an ordinary call's row does not pay for: merchant and payment (every accepted call
+-- writes these), refused calls (a partial index: accepted rows never touch it). Provider, path and time filters
+-- walk the rows newest first (seq), as the lists do anyway.
 CREATE INDEX requests_merchant ON requests (merchant_id, seq);
-CREATE INDEX requests_payment ON requests (payment_id, seq);
-CREATE INDEX requests_verdict ON requests (verdict, seq);
-CREATE INDEX requests_provider ON requests (provider, seq);
-CREATE INDEX requests_at ON requests (at);
+CREATE INDEX requests_payment ON requests (payment_id, seq) WHERE payment_id IS NOT NULL;
+CREATE INDEX requests_refused ON requests (verdict, seq) WHERE verdict != 'accepted';
