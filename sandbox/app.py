@@ -28,6 +28,7 @@ from .request_journal import ROUTE_OWNERS, setup_journal
 from .settings import Settings
 from .store.db import Database
 from .templating import setup_templates
+from .worker import setup_workers, start_background, stop_background
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app.router.add_get("/", to_console)
     setup_access_log(app)
     setup_journal(app)
+    setup_workers(app)  # --workers N only: state kept fresh across processes
 
     app.cleanup_ctx.append(_engine_ctx)
     return app
@@ -79,10 +81,10 @@ async def _engine_ctx(app: web.Application):
                         targets=NotifyTargets(settings.own_endpoints, settings.notify_allow))
     scheduler = Scheduler(engine)
     app[NOTIFIER] = notifier
-    await notifier.start()
-    await scheduler.start()
+    await start_background(app, engine, notifier, scheduler)  # with --workers N, in the leader only (worker.py)
     await engine.journal.start()
     yield
+    await stop_background(app)
     await engine.journal.stop()
     await scheduler.stop()
     await notifier.stop()

@@ -16,8 +16,9 @@ from .app import create_app
 from .appkeys import ENGINE, PROVIDERS, SETTINGS
 from .apps import all_apps
 from .core.targets import parse_allow
+from .locks import DatabaseInUse, hold_database
 from .providers import all_providers
-from .settings import Settings, checked_zone, journal_keep
+from .settings import Settings, checked_zone, journal_keep, worker_count
 
 PROVIDER_PATHS = {
     "quickpay": "/QuickPay/",
@@ -26,6 +27,7 @@ PROVIDER_PATHS = {
 }
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 PORT_IN_USE = 2  # exit code
+DATABASE_IN_USE = 2  # exit code
 
 
 def parse_args(argv: list[str] | None = None, prog: str | None = None) -> Settings:
@@ -60,11 +62,18 @@ def parse_args(argv: list[str] | None = None, prog: str | None = None) -> Settin
     parser.add_argument("--notify-allow", type=notify_allow, default=env.notify_allow, metavar="HOSTS",
                         help="comma-separated host patterns (*.example.com) and CIDRs (10.0.0.0/8) notifies may be "
                              "sent to; others are refused (SANDBOX_NOTIFY_ALLOW, default: any host but this sandbox)")
+    parser.add_argument("--workers", type=worker_count, default=env.workers, metavar="N",
+                        help="worker processes serving the port, all on the one database; one of them runs the "
+                             "notifier and the scheduler. 1 keeps everything in this process: the console's live "
+                             "stream sees only its own process's changes with N > 1 (SANDBOX_WORKERS, "
+                             "default %(default)s)")
+    parser.add_argument("--worker-of", help=argparse.SUPPRESS)  # set by a --workers group on its workers (group.py)
     args = parser.parse_args(argv)
     return Settings(host=args.host, port=args.port, db=args.db, fixtures=args.fixtures or None,
                     public_url=args.public_url, admin_token=args.admin_token, notify_timeout_s=args.notify_timeout,
                     log_level=args.log_level, display_tz=args.display_tz, journal_keep=args.journal_keep,
-                    notify_allow=args.notify_allow)
+                    notify_allow=args.notify_allow, workers=args.workers,
+                    extra={"worker_of": args.worker_of} if args.worker_of else {})
 
 
 def notify_allow(text: str) -> tuple[str, ...]:
@@ -121,10 +130,23 @@ def _port_busy_exit(port: int) -> None:
 
 
 def main(argv: list[str] | None = None, prog: str | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else list(argv)
     settings = parse_args(argv, prog)
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if settings.extra.get("worker_of"):  # one of a --workers group, started by group.py
+        from .worker import serve_worker
+        serve_worker(settings, settings.extra["worker_of"])
+        return
+    try:
+        lock = hold_database(settings.db)  # held until this process (and its workers) end
+    except DatabaseInUse as exc:
+        print(exc, file=sys.stderr)
+        raise SystemExit(DATABASE_IN_USE) from None
     if port_in_use(settings.host, settings.port):
         _port_busy_exit(settings.port)
+    if settings.workers > 1:
+        from .group import run_group
+        raise SystemExit(run_group(settings, argv, lock))
     app = create_app(settings)
     try:
         # The banner is printed once the port is listening (run_app calls `print` then).

@@ -37,6 +37,7 @@ class Settings:
     notify_allow: tuple[str, ...] = ()  # host patterns (fnmatch) and CIDRs notifies may go to; () any but the sandbox
     max_body_bytes: int = 1024 * 1024
     journal_keep: int = 100_000  # the request journal keeps the newest N requests; 0 turns it off
+    workers: int = 1  # processes serving the port (--workers N); 1: this one process, as always
     extra: dict = field(default_factory=dict)
 
     @property
@@ -69,6 +70,7 @@ class Settings:
         s.display_tz = checked_zone(env.get("SANDBOX_DISPLAY_TZ") or s.display_tz)
         s.notify_allow = parse_allow(env.get("SANDBOX_NOTIFY_ALLOW"))
         s.journal_keep = journal_keep(env.get("SANDBOX_JOURNAL_KEEP", s.journal_keep))
+        s.workers = worker_count(env.get("SANDBOX_WORKERS", s.workers))
         return s
 
     @property
@@ -97,3 +99,14 @@ def journal_keep(value: str | int) -> int:
 
 
 journal_keep.__name__ = "number of requests"
+
+
+def worker_count(value: str | int) -> int:
+    """How many worker processes serve the port: a whole number from 1 (one process, the default) to 64."""
+    count = int(value)
+    if not 1 <= count <= 64:
+        raise ValueError(f"--workers takes 1 to 64 processes, not {count}")
+    return count
+
+
+worker_count.__name__ = "number of workers"
