@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 from typing import Any
 
 from aiohttp import web
 from pydantic import BaseModel, Field, ValidationError
 
+from .. import jsonbody
 from ..appkeys import ENGINE, PROVIDERS, SETTINGS
 from ..cashier.urls import cashier_url
 from ..core import errors
@@ -17,6 +17,7 @@ from ..core.models import PaymentStatus
 from ..core.refunds import SETTLE_OUTCOMES
 from ..core.rules import Rule
 from ..providers.base import InvalidOptions, fresh_credentials
+from ..store.rows import Unstorable
 from . import MAX_NOTIFY_DELAY_S
 from .apps_api import add_app_routes
 from .journal_api import add_journal_routes
@@ -51,7 +52,7 @@ class DeliverBody(BaseModel):
 
 
 class MoveBody(BaseModel):
-    position: int = Field(ge=1)  # 1: tried first
+    position: int = Field(ge=1, le=10**6)  # 1: tried first
 
 
 class AdvanceBody(BaseModel):
@@ -86,6 +87,8 @@ async def api_errors(request: web.Request, handler):
         return _error_json(400, "INVALID_BODY", f"{where}: {first['msg']}")
     except errors.SandboxError as exc:
         return _error_json(exc.http_status, exc.code, exc.message)
+    except Unstorable as exc:
+        return _error_json(400, "INVALID_BODY", str(exc))
     except web.HTTPRequestEntityTooLarge:
         return _error_json(413, "BODY_TOO_LARGE", "request body too large")
     except web.HTTPException as exc:
@@ -104,9 +107,9 @@ async def _body(request: web.Request, model: type[BaseModel]):
     if not raw.strip():
         return model.model_validate({})
     try:
-        data = json.loads(raw)
-    except ValueError:
-        raise ApiError(400, "INVALID_JSON", "the body is not JSON") from None
+        data = jsonbody.loads(raw)
+    except jsonbody.BodyError as exc:
+        raise ApiError(400, "INVALID_JSON", str(exc)) from None
     if not isinstance(data, dict):
         raise ApiError(400, "INVALID_JSON", "the body must be a JSON object")
     return model.model_validate(data)
@@ -311,8 +314,8 @@ async def alipay_app_pay(request: web.Request) -> web.Response:
     if alipay is None:
         raise ApiError(404, "NOT_FOUND", "this sandbox runs no Alipay provider")
     try:
-        body = json.loads(await request.read() or b"{}")
-    except ValueError:
+        body = jsonbody.loads(await request.read() or b"{}")
+    except jsonbody.BodyError:
         body = None  # refused by open_app_order like any other malformed body
     payment = await alipay.open_app_order(body)
     return web.json_response({**payment_json(payment),

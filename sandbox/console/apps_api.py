@@ -5,12 +5,12 @@ An app may shape its records itself: `admin_put(merchant, kind, id, data)` (vali
 accounts of a new user) and `admin_action(merchant, action, body)` (issue a login token …)."""
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aiohttp import web
 from pydantic import BaseModel, Field
 
+from .. import jsonbody
 from ..appkeys import ENGINE, PROVIDERS
 from ..core import errors
 from ..core.app_data import AppRecord
@@ -68,9 +68,9 @@ def _merchant(request: web.Request, app, merchant_id: str | None = None):
 async def _json(request: web.Request, model: type[BaseModel]):
     raw = await request.read()
     try:
-        data = json.loads(raw) if raw.strip() else {}
-    except ValueError:
-        raise errors.InvalidInput("the body is not JSON") from None
+        data = jsonbody.loads(raw) if raw.strip() else {}
+    except jsonbody.BodyError as exc:
+        raise errors.InvalidInput(str(exc)) from None
     if not isinstance(data, dict):
         raise errors.InvalidInput("the body must be a JSON object")
     return model.model_validate(data)
@@ -149,9 +149,9 @@ async def app_action(request):
     admin_action = getattr(app, "admin_action", None)
     raw = await request.read()
     try:
-        body = json.loads(raw) if raw.strip() else {}
-    except ValueError:
-        raise errors.InvalidInput("the body is not JSON") from None
+        body = jsonbody.loads(raw) if raw.strip() else {}
+    except jsonbody.BodyError as exc:
+        raise errors.InvalidInput(str(exc)) from None
     if not isinstance(body, dict):
         raise errors.InvalidInput("the body must be a JSON object")
     if admin_action is None:

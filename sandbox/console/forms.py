@@ -90,9 +90,12 @@ def fen(fields: dict, name: str) -> int:
     return value
 
 
+MAX_PAGE = 10**6  # past any list the console shows; a larger ?page= is clamped, never an overflow in SQL
+
+
 def page_number(request: web.Request) -> int:
     try:
-        return max(1, int(request.query.get("page", 1)))
+        return min(MAX_PAGE, max(1, int(request.query.get("page", 1))))
     except ValueError:
         return 1
 

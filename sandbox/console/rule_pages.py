@@ -15,6 +15,7 @@ from ..appkeys import ENGINE, PROVIDERS
 from ..core import errors
 from ..core.rules import OPERATIONS, Rule
 from ..money import fen_to_yuan, yuan_to_fen
+from ..store.rows import Unstorable
 from . import CONSOLE, forms
 from .clock_pages import describe as duration
 from .render import error_page, provider_titles, redirect, render
@@ -214,6 +215,8 @@ async def _save(request: web.Request, editing: str | None) -> web.Response:
         return redirect(request, f"{CONSOLE}/rules", exc.message, "error")
     except errors.SandboxError as exc:
         return _page(request, 400, fields, f"Rule {what}: {exc.message}", editing=editing)
+    except Unstorable as exc:
+        return _page(request, 400, fields, f"Rule {what}: {exc}", editing=editing)
     described = f"{describe_match(rule, provider_titles(request))} → {describe_action(rule)}"
     message = f"Rule {rule.name or rule.id} {'saved' if editing else 'added'}: {described}"
     warning = shadow_warning(rule, engine.rules())

@@ -13,13 +13,20 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 Operation = Literal["create", "query", "close", "cancel", "refund", "refund_query"]  # what fault rules match calls by
 OPERATIONS: tuple[str, ...] = get_args(Operation)
 
+# Bounds of every number and text a rule holds: what the store can keep (64-bit integers) with room, and more than
+# any real use (an amount of ten billion yuan, a delay of ten years).
+MAX_AMOUNT = 10**12  # fen
+MAX_SECONDS = 10 * 365 * 86400
+MAX_TIMES = 10**9
+MAX_PATTERN = 512
+
 
 class RuleMatch(BaseModel):
-    provider: str | None = None
-    merchant_id: str | None = None
-    amount: int | None = Field(default=None, gt=0)
-    out_trade_no_pattern: str | None = None  # a regular expression, searched
-    trade_type: str | None = None
+    provider: str | None = Field(default=None, max_length=64)
+    merchant_id: str | None = Field(default=None, max_length=64)
+    amount: int | None = Field(default=None, gt=0, le=MAX_AMOUNT)  # fen
+    out_trade_no_pattern: str | None = Field(default=None, max_length=MAX_PATTERN)  # a regular expression, searched
+    trade_type: str | None = Field(default=None, max_length=64)
     operation: Operation | None = None
 
     @field_validator("out_trade_no_pattern")
@@ -35,16 +42,16 @@ class RuleMatch(BaseModel):
 
 class RuleAction(BaseModel):
     outcome: Literal["succeed", "fail", "close", "pending"] | None = None
-    after_s: float = Field(default=0, ge=0)
-    reason: str | None = None
+    after_s: float = Field(default=0, ge=0, le=MAX_SECONDS, allow_inf_nan=False)
+    reason: str | None = Field(default=None, max_length=256)
     notify: Literal["normal", "delay", "drop", "duplicate"] = "normal"
-    notify_delay_s: float = Field(default=0, ge=0)
+    notify_delay_s: float = Field(default=0, ge=0, le=MAX_SECONDS, allow_inf_nan=False)
     refund: Literal["succeed", "processing"] = "succeed"  # processing: refunds wait for settle_refund
     # Faults in the API call itself (nothing is changed when api_error is set):
     api_error: bool = False  # answer the provider's system error ("系统繁忙", SYSTEM_ERROR, 20000 …)
     api_drop: bool = False  # close the connection without an answer (the call is not carried out either)
-    api_delay_s: float = Field(default=0, ge=0, le=60)  # answer (or drop) this many real seconds late
-    api_times: int | None = Field(default=None, ge=1)  # only the first N matching calls; None: every one
+    api_delay_s: float = Field(default=0, ge=0, le=60, allow_inf_nan=False)  # answer (or drop) this many real s late
+    api_times: int | None = Field(default=None, ge=1, le=MAX_TIMES)  # only the first N matching calls; None: every one
 
     @property
     def injects_fault(self) -> bool:
@@ -52,11 +59,11 @@ class RuleAction(BaseModel):
 
 
 class Rule(BaseModel):
-    id: str | None = None
-    name: str = ""
+    id: str | None = Field(default=None, max_length=64)
+    name: str = Field(default="", max_length=200)
     match: RuleMatch = Field(default_factory=RuleMatch)
     action: RuleAction = Field(default_factory=RuleAction)
-    hits: int = Field(default=0, ge=0)  # calls faulted so far (fault rules)
+    hits: int = Field(default=0, ge=0, le=2**62)  # calls faulted so far (fault rules)
     # A default shipped with the sandbox (the magic amounts): rules added later go before the shipped ones.
     shipped: bool = False
 

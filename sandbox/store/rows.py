@@ -7,11 +7,25 @@ from typing import Any
 import orjson
 
 
+class Unstorable(ValueError):
+    """A value the store cannot keep as JSON (an integer past 64 bits, a string with a lone surrogate, an object
+    JSON has no form for). str(exc) says what, in plain words; callers answer it as their 4xx."""
+
+
 def dumps(value: Any) -> str:
     """Canonical JSON text (sorted keys, compact, UTF-8): equal values give equal text, so fingerprints compare.
 
-    orjson, because several JSON columns are written on every create and the stdlib encoder showed in the profile."""
-    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+    orjson, because several JSON columns are written on every create and the stdlib encoder showed in the profile.
+    The one encoder of the store: what it cannot encode is refused as Unstorable, never a TypeError."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+    except orjson.JSONEncodeError as exc:
+        reason = str(exc)
+        if "surrogate" in reason:
+            reason = "a text holds a lone surrogate (not valid UTF-8)"
+        elif "64-bit" in reason:
+            reason = "a number is past the 64-bit integer range"
+        raise Unstorable(f"cannot be stored: {reason}") from None
 
 
 def row_dict(cursor: sqlite3.Cursor, row: tuple, json_columns: frozenset[str] = frozenset()) -> dict[str, Any]:

@@ -12,6 +12,7 @@ import orjson
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
+from ... import jsonbody
 from ...access_log import note_merchant, note_payment, note_rejected
 from ...core import errors
 from ...core.app_data import AppOrderLink, AppRecord
@@ -162,9 +163,9 @@ class HmallApp:
     async def _body(self, request: web.Request, model: type[BaseModel], longs: tuple[str, ...] = ()) -> BaseModel:
         try:
             raw = await read_body(request, MAX_BODY)
-            body = orjson.loads(raw) if raw.strip() else {}
+            body = jsonbody.loads(raw) if raw.strip() else {}
             return model.model_validate(models.numeric_strings(body, longs))
-        except (BodyTooLarge, orjson.JSONDecodeError, ValidationError, RecursionError):
+        except (BodyTooLarge, jsonbody.BodyError, ValidationError):
             raise HmallError(400, wire.BAD_REQUEST) from None
 
     async def _caller(self, request: web.Request, merchant: Merchant) -> int:

@@ -16,6 +16,7 @@ import orjson
 from aiohttp import web
 from pydantic import ValidationError
 
+from ... import jsonbody
 from ...appkeys import PROVIDERS
 from ...access_log import note_merchant, note_payment, note_rejected
 from ...core import errors
@@ -171,7 +172,7 @@ class PartnerApp:
             raw = await read_body(request, MAX_BODY)
             text = raw.decode("utf-8").strip()
             if request.content_type == "application/json" or text.startswith("{"):
-                fields = orjson.loads(text or "{}")
+                fields = jsonbody.loads(text or "{}")
                 if not isinstance(fields, dict):
                     raise ValueError("not an object")
                 return fields

@@ -6,14 +6,13 @@ names a merchant there is no Alipay key to sign with, so those answers go out un
 from __future__ import annotations
 
 import html
-import json
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 from urllib.parse import parse_qsl
 
 from aiohttp import web
 
+from ... import jsonbody
 from ...access_log import note_merchant
 from ...doctor import alipay as doctor
 from ...doctor import refused
@@ -132,9 +131,9 @@ def biz_content(call: Call) -> dict:
     if not raw:
         raise wire.invalid_parameter("biz_content 不能为空")
     try:
-        data = json.loads(raw, parse_float=Decimal)
-    except ValueError:
-        raise wire.invalid_parameter("biz_content 不是合法的JSON") from None
+        data = jsonbody.loads(raw, decimal=True)
+    except jsonbody.BodyError as exc:
+        raise wire.invalid_parameter(f"biz_content 不是合法的JSON: {exc}") from None
     if not isinstance(data, dict):
         raise wire.invalid_parameter("biz_content 必须是JSON对象")
     return data

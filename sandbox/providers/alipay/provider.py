@@ -11,6 +11,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, Field, ValidationError
 
+from ... import jsonbody
 from ...access_log import note_payment, note_rejected
 from ...core import errors
 from ..notify_url import ALIPAY_MAX
@@ -180,7 +181,7 @@ def _logged_request(params: dict[str, str]) -> dict:
     """The request's parameters without `sign`, biz_content parsed when it is JSON."""
     logged = logged_request(params)
     try:
-        logged["biz_content"] = json.loads(logged["biz_content"])
+        logged["biz_content"] = jsonbody.loads(logged["biz_content"])
     except (KeyError, ValueError):
         pass
     return logged

@@ -12,6 +12,7 @@ import orjson
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
+from ... import jsonbody
 from ...access_log import note_merchant, note_payment, note_rejected
 from ...doctor import quickpay as doctor
 from ...doctor import refused
@@ -266,9 +267,9 @@ def _barcode_wallet(barcode: str) -> str:
 
 def _parse_json(raw: bytes) -> dict:
     try:
-        fields = json.loads(raw.decode("utf-8-sig"))
-    except (UnicodeDecodeError, ValueError):
-        raise QuickPayError(PARAM_ERROR, "请求格式错误: the body is not JSON") from None
+        fields = jsonbody.loads(raw, bom=True)
+    except jsonbody.BodyError as exc:
+        raise QuickPayError(PARAM_ERROR, f"请求格式错误: {exc}") from None
     if not isinstance(fields, dict):
         raise QuickPayError(PARAM_ERROR, "请求格式错误: the body must be a JSON object")
     return fields

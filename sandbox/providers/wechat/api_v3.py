@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import functools
-import json
 from datetime import datetime, timezone
 
 from aiohttp import web
 from pydantic import ValidationError
 
+from ... import jsonbody
 from ...access_log import note_payment, note_rejected
 from ...cashier.urls import cashier_url
 from ...core import errors
@@ -315,7 +315,7 @@ def _api_call(operation: Operation, request: web.Request, who: Authenticated) ->
     body = {}
     if request.method == "POST":
         try:
-            body = json.loads(who.raw)
+            body = jsonbody.loads(who.raw)
         except ValueError:
             pass  # refused as PARAM_ERROR by the call itself
         body = body if isinstance(body, dict) else {}

@@ -1,7 +1,6 @@
 """APIv3 over HTTP: authenticate a request on its raw bytes, and sign every answer (errors and 204 included)."""
 from __future__ import annotations
 
-import json
 import secrets
 import time
 from typing import Any
@@ -9,6 +8,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import ValidationError
 
+from ... import jsonbody
 from ...access_log import note_merchant
 from ...doctor import refused
 from ...doctor import wechat_v3 as doctor
@@ -78,10 +78,10 @@ class Authenticated:
 
     def json(self) -> Any:
         try:
-            return json.loads(self.raw.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
+            return jsonbody.loads(self.raw)
+        except jsonbody.BodyError as exc:
             raise V3Error(400, "PARAM_ERROR", "请求体不是合法的JSON",
-                          {"location": "body", "detail": {"issue": "body is not JSON"}}) from None
+                          {"location": "body", "detail": {"issue": str(exc)}}) from None
 
 
 async def authenticate(request: web.Request, engine) -> Authenticated:
