@@ -124,6 +124,19 @@ def merchant_app_pages(page, sandbox, target: Path) -> None:
     page.screenshot(path=str(target / "console-shop.png"), full_page=True)
 
 
+def requests_journal(page, sandbox, target: Path) -> None:
+    """The Requests page after the calls above, with a refused signature and a mistyped path among them."""
+    import requests
+    body = {"store_no": "QP10000002", "order_no": "SO-20261125-0008", "sign": "0" * 32}  # a signed store, bad sign
+    requests.post(f"{sandbox.url}/QuickPay/Query", json=body, timeout=10)
+    requests.post(f"{sandbox.url}/QuickPay/RefundQuerry", json={"store_no": "QP10000001"}, timeout=10)
+    requests.post(f"{sandbox.url}/pay/unifiedordr", data="<xml></xml>", timeout=10)
+    newest = sandbox.admin.requests(limit=1)["requests"][0]
+    goto_live(page, "/_sandbox/requests")
+    expect(page.locator(f"tr[data-id='{newest['id']}']")).to_contain_text("did you mean /pay/unifiedorder?")
+    page.screenshot(path=str(target / "console-requests.png"), full_page=True)
+
+
 def test_screenshots(page, sandbox, merchant_receiver, tmp_path):
     target = Path(__file__).resolve().parents[2] / "docs" / "screenshots" \
         if os.environ.get("SANDBOX_SCREENSHOTS") == "1" else tmp_path
@@ -154,6 +167,7 @@ def test_screenshots(page, sandbox, merchant_receiver, tmp_path):
     page.screenshot(path=str(target / "console-rules.png"), full_page=True)
 
     hmall_users(page, sandbox, target)
+    requests_journal(page, sandbox, target)
     merchant_app_pages(page, sandbox, target)
 
     pending = sandbox.admin.payments(out_trade_no="SO-20261125-0007")["payments"][0]  # aggregated QR: wallets
