@@ -20,6 +20,12 @@ class Clock:
     def now(self) -> float:
         return time.time() + self.offset_s
 
+    def from_client(self, wall_time: float) -> float:
+        """A time a client stamped from its own wall clock (wechatpy's time_expire = its now + 2 h, an Alipay
+        time_expire, a v3 time_expire) on the sandbox clock: the client's clock did not move when the sandbox's was
+        advanced, so add the offset, and advancing the clock never turns an honest client's deadline into the past."""
+        return wall_time + self.offset_s
+
     def advance(self, seconds: float) -> float:
         if seconds < 0:
             raise ValueError("the sandbox clock only moves forward")

@@ -177,7 +177,7 @@ def test_v2_refusals_change_nothing(sandbox, v2, case):
     elif case == "refund over the paid amount":
         with pytest.raises(WeChatPayException) as raised:
             pay.refund.apply(total_fee=100, refund_fee=101, out_refund_no="V2-NEG-R1", out_trade_no="V2-NEG-PAID")
-        assert raised.value.errcode == "PARAM_ERROR"
+        assert raised.value.errcode == "INVALID_REQUEST"  # as the real API words it (issue 15)
     elif case == "unknown order":
         with pytest.raises(WeChatPayException) as raised:
             pay.order.query(out_trade_no="V2-NOWHERE")

@@ -96,7 +96,7 @@ class TradeMethods:
             fingerprint={"amount": amount, "subject": biz.subject, "buyer_id": biz.buyer_id,
                          "buyer_open_id": biz.buyer_open_id, "seller_id": biz.seller_id},
             raw_request=json.dumps({k: v for k, v in call.params.items() if k != "sign"}, ensure_ascii=False),
-            expires_at=wire.expiry(now, biz.timeout_express, biz.time_expire),
+            expires_at=wire.expiry(now, biz.timeout_express, biz.time_expire, self.engine.clock.offset_s),
             funding=funding, app_order=app_order, records=records or [])
         try:
             payment, created = await self.engine.create_payment(new)

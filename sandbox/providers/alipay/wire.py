@@ -120,11 +120,14 @@ _EXPRESS = re.compile(r"^([1-9]\d*)([mhdc])$")
 _UNIT_S = {"m": 60, "h": 3600, "d": 86400}
 
 
-def expiry(now: float, timeout_express: str | None, time_expire: str | None) -> float:
-    """When an unpaid trade closes: time_expire wins over timeout_express (1m–15d, or 1c = at Beijing midnight)."""
+def expiry(now: float, timeout_express: str | None, time_expire: str | None, offset_s: float = 0.0) -> float:
+    """When an unpaid trade closes: time_expire wins over timeout_express (1m–15d, or 1c = at Beijing midnight).
+
+    time_expire is the client's wall time: offset_s (the sandbox clock's) puts it on the sandbox clock. A
+    timeout_express counts from the sandbox's now, as Alipay counts from its own."""
     if time_expire:
         try:
-            at = parse_china_time(time_expire)
+            at = parse_china_time(time_expire) + offset_s
         except ValueError:
             raise invalid_parameter(f"time_expire {time_expire!r} is not yyyy-MM-dd HH:mm:ss") from None
         if at <= now:

@@ -27,6 +27,8 @@ from .v2_wire import ERR_DES, RETURN_MSGS
 from .wire import PROVIDER
 
 MAX_BODY = v2_crypto.MAX_XML_BYTES
+# secapi/pay/refund's answer to a total_fee that is not the order's, or an out_refund_no reused with another amount
+REFUND_FEE_MISMATCH = "订单金额或退款金额与之前请求不一致,请核实后再试"
 
 
 class ReturnFail(Exception):
@@ -145,7 +147,8 @@ class V2Api:
         expires_at = None
         if body.time_expire:
             try:
-                expires_at = datetime.strptime(body.time_expire, "%Y%m%d%H%M%S").replace(tzinfo=wire.CHINA).timestamp()
+                expires_at = self.engine.clock.from_client(  # the client's wall time
+                    datetime.strptime(body.time_expire, "%Y%m%d%H%M%S").replace(tzinfo=wire.CHINA).timestamp())
             except ValueError:
                 raise ReturnFail("time_expire格式错误") from None
             if expires_at <= now:
@@ -244,7 +247,7 @@ class V2Api:
         _check_notify_url(body.notify_url)
         payment = await self._order(call, body.out_trade_no, body.transaction_id)
         if int(body.total_fee) != payment.amount:
-            raise BusinessFail("PARAM_ERROR", "订单金额total_fee与原订单金额不一致")
+            raise BusinessFail("REFUND_FEE_MISMATCH", REFUND_FEE_MISMATCH)
         if not payment.was_paid or payment.close_reason is not None:
             raise BusinessFail("TRADE_STATE_ERROR", f"订单状态为{wire.trade_state(payment)}，不能退款")
         try:
@@ -252,10 +255,13 @@ class V2Api:
                 payment.id, amount=int(body.refund_fee), out_refund_no=body.out_refund_no,
                 provider_refund_no=wire.refund_id(self.engine.clock.now()), reason=body.refund_desc,
                 notify_url=body.notify_url, actor="wechat", extra={"api": "v2"})
-        except errors.RefundExceedsPayment:
-            raise BusinessFail("PARAM_ERROR", "退款金额大于订单可退金额") from None
+        except errors.RefundExceedsPayment as exc:
+            # the real API's words: ERROR once nothing is left, INVALID_REQUEST for more than what is left
+            if exc.payment.refundable <= 0:
+                raise BusinessFail("ERROR", "订单已全额退款") from None
+            raise BusinessFail("INVALID_REQUEST", "refund_fee大于可退金额") from None
         except errors.DuplicateRefund:
-            raise BusinessFail("PARAM_ERROR", "out_refund_no已用于金额不同的退款") from None
+            raise BusinessFail("REFUND_FEE_MISMATCH", REFUND_FEE_MISMATCH) from None
         return v2_wire.refund_result(payment, refund)
 
     async def refundquery(self, body: models.V2RefundQuery, call: Call) -> dict:

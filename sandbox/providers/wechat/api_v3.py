@@ -103,7 +103,7 @@ class V3Api:
                    "scene_info": body.scene_info.model_dump(exclude_none=True) if body.scene_info else None},
             fingerprint={"trade_type": trade_type, "amount": body.amount.total, "description": body.description,
                          "appid": appid, "payer": payer, "attach": body.attach, "sub_mchid": sp and sp["sub_mchid"]},
-            raw_request=who.raw.decode("utf-8"), expires_at=_expiry(body.time_expire, now),
+            raw_request=who.raw.decode("utf-8"), expires_at=_expiry(body.time_expire, now, self.engine.clock),
             expires_in_s=wire.ORDER_TTL_S)
         try:
             payment, created = await self.engine.create_payment(new)
@@ -287,7 +287,8 @@ def _check_notify_url(url: str | None, name: str) -> None:
     raise V3Error(400, "PARAM_ERROR", message, {"location": "body", "value": url})
 
 
-def _expiry(time_expire: str | None, now: float) -> float | None:
+def _expiry(time_expire: str | None, now: float, clock) -> float | None:
+    """time_expire is the client's wall time: on the sandbox clock it is that plus the clock's offset."""
     if time_expire is None:
         return None
     try:
@@ -297,9 +298,10 @@ def _expiry(time_expire: str | None, now: float) -> float | None:
                       {"field": "time_expire", "location": "body"}) from None
     if when.tzinfo is None:
         raise V3Error(400, "PARAM_ERROR", "time_expire须带时区", {"field": "time_expire", "location": "body"})
-    if when.timestamp() <= now:
+    expires_at = clock.from_client(when.timestamp())
+    if expires_at <= now:
         raise V3Error(400, "PARAM_ERROR", "time_expire已过期", {"field": "time_expire", "location": "body"})
-    return when.timestamp()
+    return expires_at
 
 
 def _check_reusable(payment: Payment) -> None:
