@@ -16,11 +16,13 @@ from aiohttp import web
 
 from .access_log import ACCESS_LOG, AccessLogger
 from .appkeys import SETTINGS
+from .core.bus_relay import BusRelay
 from .core.workers import Leadership, StateSync
 from .settings import Settings
 
 STATE_SYNC = web.AppKey("state_sync", StateSync)
 LEADERSHIP = web.AppKey("leadership", Leadership)
+BUS_RELAY = web.AppKey("bus_relay", BusRelay)
 PORT_IN_USE = 2
 WORKER_HEADER = "X-Sandbox-Worker"
 
@@ -29,6 +31,7 @@ def setup_workers(app: web.Application) -> None:
     """With --workers N (N > 1): every request first brings this process's merchants, rules and clock up to date."""
     if app[SETTINGS].workers > 1:
         app.middlewares.insert(0, _worker_middleware)
+        app.on_response_prepare.append(_worker_header)
 
 
 @web.middleware
@@ -36,14 +39,11 @@ async def _worker_middleware(request: web.Request, handler):
     sync = request.app.get(STATE_SYNC)
     if sync is not None:
         await sync.fresh()
-    try:
-        response = await handler(request)
-    except web.HTTPException as exc:
-        exc.headers[WORKER_HEADER] = str(os.getpid())
-        raise
-    if not response.prepared:
-        response.headers[WORKER_HEADER] = str(os.getpid())
-    return response
+    return await handler(request)
+
+
+async def _worker_header(request: web.Request, response: web.StreamResponse) -> None:
+    response.headers[WORKER_HEADER] = str(os.getpid())
 
 
 async def start_background(app: web.Application, engine, notifier, scheduler) -> None:
@@ -58,9 +58,13 @@ async def start_background(app: web.Application, engine, notifier, scheduler) ->
     app[LEADERSHIP] = leadership = Leadership(settings.db, [notifier.start, scheduler.start],
                                               [notifier.wake, scheduler.wake], sync.fresh)
     await leadership.start()
+    app[BUS_RELAY] = relay = BusRelay(engine.bus, engine.db)  # the live stream sees every worker's changes
+    await relay.start()
 
 
 async def stop_background(app: web.Application) -> None:
+    if BUS_RELAY in app:
+        await app[BUS_RELAY].stop()
     if LEADERSHIP in app:
         await app[LEADERSHIP].stop()
     if STATE_SYNC in app:

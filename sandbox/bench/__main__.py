@@ -1,8 +1,10 @@
-"""The benchmark, run by hand: python -m sandbox.bench [--requests N] [--concurrency C] [--notifies N]
+"""The benchmark, run by hand: python -m sandbox.bench [--requests N] [--concurrency C] [--notifies N] [--workers N]
+[--only-workers]
 
 Prints create throughput and latency for QuickPay against a bare aiohttp handler (the ratio is the figure to
 watch), the same creates with the request journal off (--journal-keep 0), signed WeChat and Alipay creates against the RSA-2048 sign rate, the time to deliver N succeeded payments'
-notifications to a local receiver, and the sandbox's memory. Throughput lines also give the server process's CPU
+notifications to a local receiver, and the sandbox's memory; and the workers axis: QuickPay creates and the bare
+handler with 1 and with --workers N processes (bench/workers.py). Throughput lines also give the server process's CPU
 time per request, the steadier figure on a shared machine.
 """
 from __future__ import annotations
@@ -20,6 +22,7 @@ from aiohttp import web
 from .load import LoadResult, measured, run_load
 from .servers import Process, start_bare, start_sandbox
 from .signed import signed_scenarios
+from .workers import bench_workers
 
 QUICKPAY_STORE = "QP10000001"
 
@@ -147,6 +150,11 @@ def report_memory(label: str, process: Process) -> str:
 
 async def main_async(args) -> None:
     with tempfile.TemporaryDirectory(prefix="sandbox-bench-") as tmp:
+        if args.only_workers:
+            print("\n".join([f"payment sandbox benchmark, workers axis: {args.requests} requests per run, "
+                              f"{args.concurrency} clients"]
+                             + await bench_workers(Path(tmp), args.workers, args.requests, args.concurrency)))
+            return
         sandbox, sandbox_url = start_sandbox(Path(tmp) / "bench.db")
         bare, bare_url = start_bare()
         lines = [f"payment sandbox benchmark: {args.requests} requests per run, {args.concurrency} clients, "
@@ -163,6 +171,8 @@ async def main_async(args) -> None:
             lines += [again.line(), report_memory(f"after {2 * args.requests} creates", sandbox)]
             lines += await bench_journal_off(Path(tmp) / "journal-off.db", again, args.requests, args.concurrency)
             lines += await signed_scenarios(sandbox, sandbox_url, bare, bare_url, args)
+            if args.workers > 1:
+                lines += await bench_workers(Path(tmp), args.workers, args.requests, args.concurrency)
             notify = await bench_notifies(sandbox_url, args.notifies, args.concurrency)
             lines += [f"{notify['count']} notifications: all received in {notify['received_s']:.2f} s "
                       f"({notify['count'] / notify['received_s']:.0f}/s), all journaled delivered in "
@@ -180,6 +190,10 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=5000, help="requests per throughput run (%(default)s)")
     parser.add_argument("--concurrency", type=int, default=32, help="concurrent clients (%(default)s)")
     parser.add_argument("--notifies", type=int, default=10000, help="notifications to deliver (%(default)s)")
+    parser.add_argument("--workers", type=int, default=2,
+                        help="also measure QuickPay creates and the bare handler with this many worker processes "
+                             "against one (%(default)s; 1 leaves the axis out)")
+    parser.add_argument("--only-workers", action="store_true", help="run the workers axis alone")
     asyncio.run(main_async(parser.parse_args()))
 
 

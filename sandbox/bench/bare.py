@@ -8,6 +8,8 @@ from __future__ import annotations
 import base64
 import json
 import secrets
+import signal
+import subprocess
 import sys
 import time
 
@@ -46,10 +48,20 @@ async def handle_signed(request: web.Request) -> web.Response:
 
 
 def main() -> None:
+    """python -m sandbox.bench.bare PORT [WORKERS]: with WORKERS > 1, that many processes share the port
+    (SO_REUSEPORT), as the sandbox's --workers do; this one only waits for them."""
+    port, workers = int(sys.argv[1]), int(sys.argv[2]) if len(sys.argv) > 2 else 1
+    if workers > 1:
+        children = [subprocess.Popen([sys.executable, "-m", "sandbox.bench.bare", str(port), "1", "reuse"])
+                    for _ in range(workers)]
+        signal.signal(signal.SIGTERM, lambda *_: [c.terminate() for c in children])
+        for child in children:
+            child.wait()
+        return
     app = web.Application()
     app.router.add_route("*", "/signed/{tail:.*}", handle_signed)
     app.router.add_route("*", "/{tail:.*}", handle)
-    web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log=None)
+    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None, reuse_port=len(sys.argv) > 3)
 
 
 if __name__ == "__main__":

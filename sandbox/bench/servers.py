@@ -40,9 +40,9 @@ class Process:
         return 0.0
 
     def cpu_seconds(self) -> float:
-        """User + system CPU time of the process so far: steadier than throughput on a shared machine."""
-        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        """User + system CPU time of the process and its children (the workers of --workers N) so far: steadier
+        than throughput on a shared machine."""
+        return sum(_cpu_seconds(pid) for pid in _family(self.proc.pid))
 
     def stop(self) -> None:
         self.proc.terminate()
@@ -50,6 +50,28 @@ class Process:
             self.proc.wait(10)
         except subprocess.TimeoutExpired:
             self.proc.kill()
+
+
+def _cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:  # ended meanwhile
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _family(pid: int) -> list[int]:
+    """pid and its descendants (Linux: /proc/PID/task/TID/children)."""
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        for task in Path(f"/proc/{current}/task").glob("*"):
+            try:
+                todo += [int(child) for child in (task / "children").read_text().split()]
+            except OSError:
+                pass
+    return found
 
 
 def start_sandbox(db: Path, *flags: str) -> tuple[Process, str]:
@@ -60,7 +82,7 @@ def start_sandbox(db: Path, *flags: str) -> tuple[Process, str]:
     return proc, url
 
 
-def start_bare() -> tuple[Process, str]:
+def start_bare(workers: int = 1) -> tuple[Process, str]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    return Process([sys.executable, "-m", "sandbox.bench.bare", str(port)], url), url
+    return Process([sys.executable, "-m", "sandbox.bench.bare", str(port), str(workers)], url), url

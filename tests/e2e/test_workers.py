@@ -220,3 +220,30 @@ def _zombie(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().split(")")[1].split()[0] == "Z"
     except OSError:
         return True
+
+
+def test_the_live_stream_of_one_worker_shows_payments_created_through_another(start):
+    sandbox = start("--workers", "2")
+    stream = requests.get(f"{sandbox.url}/_sandbox/events", stream=True, timeout=(5, 30))
+    watched = stream.headers[WORKER]
+    seen: set[str] = set()
+
+    def read_events():
+        try:
+            for line in stream.iter_lines(decode_unicode=True):
+                if line and line.startswith("data: "):
+                    seen.add(json.loads(line[6:]).get("payment_id") or "")
+        except Exception:  # the stream closed at the end of the test
+            pass
+    threading.Thread(target=read_events, daemon=True).start()
+    elsewhere: set[str] = set()
+    deadline = time.monotonic() + 30
+    n = 0
+    while not elsewhere & seen:  # the other worker learns within a second that a browser watches
+        assert time.monotonic() < deadline, f"no payment of another worker in the stream of {watched}"
+        answer = create(sandbox.url, f"S-{n}")
+        n += 1
+        if answer.headers[WORKER] != watched:
+            elsewhere.add(sandbox.admin.payments(out_trade_no=f"S-{n - 1}")["payments"][0]["id"])
+        time.sleep(0.1)
+    stream.close()
