@@ -238,3 +238,12 @@ def test_curl_sends_the_same_request_again():
     gbk = {**row, "request_body": "中".encode("gbk"), "request_size": 2, "request_headers": []}
     assert journal_view.curl(gbk, "http://h") == \
         "printf %s 1tA= | base64 -d | curl -X POST 'http://h/pay/unifiedorder?a=1' --data-binary @-"
+
+
+async def test_with_an_admin_token_the_journal_is_behind_it_and_the_token_is_never_journaled(make):
+    client = await make(admin_token="s3cret")
+    page = await client.get("/_sandbox/requests", allow_redirects=False)
+    assert page.status in (302, 303) and "/_sandbox/login" in page.headers["Location"]
+    assert (await client.get("/_sandbox/api/requests")).status == 401
+    api = await client.get("/_sandbox/api/requests", headers={"Authorization": "Bearer s3cret"})
+    assert api.status == 200 and (await api.json())["requests"] == []  # the admin API's own calls are not journaled
