@@ -1,7 +1,6 @@
 """The admin JSON API under /_sandbox/api/: the same engine functions the console's buttons call."""
 from __future__ import annotations
 
-import hmac
 import logging
 from typing import Any
 
@@ -22,6 +21,8 @@ from . import MAX_NOTIFY_DELAY_S
 from .apps_api import add_app_routes
 from .journal_api import add_journal_routes
 from .explorer import is_public
+from .security import bearer_ok
+from .sessions import THROTTLE, client_of, too_many
 from .openapi import openapi_document
 from .serialize import clock_json, merchant_json, notification_json, payment_detail_json, payment_json, rule_json
 
@@ -41,7 +42,7 @@ class Outcome(BaseModel):
 
 
 class RefundBody(BaseModel):
-    amount: int | None = Field(default=None, gt=0)
+    amount: int | None = Field(default=None, gt=0, le=10**12)  # fen
     out_refund_no: str | None = Field(default=None, min_length=1, max_length=64)
     reason: str | None = Field(default=None, max_length=256)
     hold: bool | None = None  # true: stays PROCESSING until POST /refunds/{id}/succeed|fail|close
@@ -75,8 +76,18 @@ async def api_errors(request: web.Request, handler):
     if not request.path.startswith(API):
         return await handler(request)
     token = request.app[SETTINGS].admin_token
-    if token and not is_public(request.path) and not _token_ok(request, token):
-        return _error_json(401, "UNAUTHORIZED", "this sandbox needs its admin token: Authorization: Bearer <token>")
+    if token and not is_public(request.path):
+        throttle, client = request.app[THROTTLE], client_of(request)
+        wait = throttle.blocked(client)
+        if wait is not None:
+            response = _error_json(429, "TOO_MANY_FAILURES", f"too many wrong admin tokens from this client: try "
+                                                             f"again in {int(wait + 0.999)} s")
+            response.headers.update(too_many(wait))
+            return response
+        if not bearer_ok(request, token):
+            if "Authorization" in request.headers:  # a wrong token is a guess; no header at all is not
+                throttle.failed(client)
+            return _error_json(401, "UNAUTHORIZED", "this sandbox needs its admin token: Authorization: Bearer <token>")
     try:
         return await handler(request)
     except ApiError as exc:
@@ -95,11 +106,6 @@ async def api_errors(request: web.Request, handler):
         if exc.status >= 400:
             return _error_json(exc.status, exc.reason.upper().replace(" ", "_"), exc.reason)
         raise
-
-
-def _token_ok(request: web.Request, token: str) -> bool:
-    given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-    return hmac.compare_digest(given.encode(), token.encode())
 
 
 async def _body(request: web.Request, model: type[BaseModel]):
@@ -305,6 +311,19 @@ async def reset(request):
 
 
 async def not_found(request):
+    """The catch-all: 405 with Allow for a path the API has under another method (TRACE, say), else 404."""
+    allowed: set[str] = set()
+    catch_all = request.match_info.route.resource
+    for resource in request.app.router.resources():
+        if resource is not catch_all and resource.canonical.startswith(API):
+            match, methods = await resource.resolve(request)
+            if match is None:
+                allowed |= methods
+    if allowed:
+        response = _error_json(405, "METHOD_NOT_ALLOWED", f"{request.method} is not allowed on {request.path}; "
+                                                          f"allowed: {', '.join(sorted(allowed))}")
+        response.headers["Allow"] = ", ".join(sorted(allowed))
+        return response
     raise ApiError(404, "NOT_FOUND", f"no admin API resource at {request.method} {request.path}")
 
 

@@ -8,7 +8,8 @@ from aiohttp import web
 from ..appkeys import SETTINGS
 from . import CONSOLE, forms
 from .render import redirect, render
-from .security import SESSION_COOKIE, session_value, set_cookie
+from .security import SESSION_COOKIE, set_session_cookie
+from .sessions import SESSIONS, THROTTLE, client_of, too_many
 
 
 def _next(value: str | None) -> str:
@@ -30,15 +31,25 @@ async def login(request: web.Request) -> web.Response:
     target = _next(fields.get("next"))
     if not token:
         return redirect(request, target)
-    if not hmac.compare_digest(fields.get("token", "").encode(), token.encode()):
+    throttle, client = request.app[THROTTLE], client_of(request)
+    wait = throttle.blocked(client)
+    if wait is not None:
+        response = render(request, "console/login.html", status=429, next=target,
+                          error=f"Too many wrong tokens: try again in {int(wait + 0.999)} s.")
+        response.headers.update(too_many(wait))
+        return response
+    if not hmac.compare_digest(str(fields.get("token", "")).encode(), token.encode()):
+        throttle.failed(client)
         return render(request, "console/login.html", status=401, next=target,
                       error="That is not this sandbox's admin token.")
     response = redirect(request, target)
-    set_cookie(response, request, SESSION_COOKIE, session_value(token))
+    set_session_cookie(response, request, await request.app[SESSIONS].start())
     return response
 
 
 async def logout(request: web.Request) -> web.Response:
+    if request.app[SETTINGS].admin_token:
+        await request.app[SESSIONS].end(request.cookies.get(SESSION_COOKIE))  # the cookie is worth nothing now
     response = redirect(request, f"{CONSOLE}/login", "Signed out")
     response.del_cookie(SESSION_COOKIE, path=f"{CONSOLE}/")
     return response

@@ -29,6 +29,43 @@ def _query(name: str, description: str, kind: str = "string") -> dict:
 
 @lru_cache(maxsize=1)
 def openapi_document() -> dict:
+    """The written document, its request body schemas replaced by those of the pydantic models the handlers
+    validate with (limits, nullable fields and all), so the document and the server cannot disagree."""
+    document = _written_document()
+    schemas = document["components"]["schemas"]
+    generated = model_schemas()
+    for name, schema in generated.items():
+        written = schemas.get(name, {})
+        _keep_descriptions(schema, written)
+        for nested in ("match", "action"):  # the written Rule spelled its nested models inline
+            if name == "Rule" and nested in written.get("properties", {}):
+                _keep_descriptions(generated[f"Rule{nested.title()}"], written["properties"][nested])
+        schemas[name] = {**schema, **({"description": written["description"]} if "description" in written else {})}
+    return document
+
+
+def _keep_descriptions(schema: dict, written: dict) -> None:
+    for field, spec in written.get("properties", {}).items():
+        target = schema.get("properties", {}).get(field)
+        if target is not None and "description" in spec:
+            target.setdefault("description", spec["description"])
+
+
+def model_schemas() -> dict[str, dict]:
+    """JSON Schema of each request body model, by the name the paths use; nested models under their own names."""
+    from ..core.rules import Rule
+    from .api import DeliverBody, MerchantBody, MoveBody, Outcome, RefundBody  # late: api imports this module
+
+    out: dict[str, dict] = {}
+    for name, model in (("Outcome", Outcome), ("Refund", RefundBody), ("Deliver", DeliverBody), ("Move", MoveBody),
+                        ("NewMerchant", MerchantBody), ("Rule", Rule)):
+        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        out.update(schema.pop("$defs", {}))
+        out[name] = schema
+    return out
+
+
+def _written_document() -> dict:
     pid = [_path_id()]
     return {
         "openapi": "3.1.0",

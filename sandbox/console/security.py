@@ -2,20 +2,21 @@
 
 CSRF is a double submit: a random per-browser token lives in an HttpOnly, SameSite=Strict cookie and every form
 carries it in a hidden field; an unsafe request whose field (or X-CSRF-Token header) does not match is refused
-with 403. The admin token itself never goes in the cookie: the cookie holds an HMAC of it, so a leaked cookie
-does not reveal the token, and changing the token logs everyone out.
+with 403. The admin token itself never goes in the cookie: signing in starts a server-side session
+(sessions.py: a random id in the cookie, its hash and expiry in the settings table) that ends after 12 hours or at
+sign-out. The cookie is Secure when the request came over TLS or --public-url is https (a TLS proxy in front).
 """
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 import urllib.parse
 
 from aiohttp import web
 
-from ..appkeys import SETTINGS
+from ..appkeys import ENGINE, SETTINGS
 from . import CONSOLE
+from .sessions import SESSION_TTL_S, SESSIONS, THROTTLE, Sessions, Throttle
 
 SESSION_COOKIE = "sandbox_session"
 CSRF_COOKIE = "sandbox_csrf"
@@ -28,23 +29,35 @@ PUBLIC_PREFIXES = (f"{CONSOLE}/api/", f"{CONSOLE}/static/", f"{CONSOLE}/pay/", f
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def session_value(token: str) -> str:
-    return hmac.new(token.encode(), b"payment-sandbox console session", hashlib.sha256).hexdigest()
+def bearer_ok(request: web.Request, token: str) -> bool:
+    """`Authorization: Bearer <token>`, the scheme required (a bare token is refused), compared in constant time."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, given = header.partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode())
 
 
-def is_logged_in(request: web.Request) -> bool:
+async def is_logged_in(request: web.Request) -> bool:
     token = request.app[SETTINGS].admin_token
     if not token:
         return True
-    bearer = request.headers.get("Authorization", "")
-    if bearer.startswith("Bearer ") and hmac.compare_digest(bearer[7:].strip().encode(), token.encode()):
+    if bearer_ok(request, token):
         return True
-    return hmac.compare_digest(request.cookies.get(SESSION_COOKIE, "").encode(), session_value(token).encode())
+    return await request.app[SESSIONS].valid(request.cookies.get(SESSION_COOKIE))
+
+
+def secure_cookies(request: web.Request) -> bool:
+    """TLS to us, or a public URL that is https (TLS ends at a proxy in front of the sandbox)."""
+    public_url = request.app[SETTINGS].public_url or ""
+    return request.secure or public_url.lower().startswith("https://")
 
 
 def set_cookie(response: web.StreamResponse, request: web.Request, name: str, value: str, **extra) -> None:
     response.set_cookie(name, value, path=f"{CONSOLE}/", httponly=True, samesite="Strict",
-                        secure=request.secure, **extra)
+                        secure=secure_cookies(request), **extra)
+
+
+def set_session_cookie(response: web.StreamResponse, request: web.Request, session_id: str) -> None:
+    set_cookie(response, request, SESSION_COOKIE, session_id, max_age=SESSION_TTL_S)
 
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
@@ -90,7 +103,7 @@ async def protect(request: web.Request, handler):
     path = request.path
     if not _is_console(path):
         return await handler(request)
-    if _needs_login(path) and not is_logged_in(request):
+    if _needs_login(path) and not await is_logged_in(request):
         # A page is sent to the login form; live updates (fragments, the event stream) just get 401.
         if request.method == "GET" and not request.headers.get("X-Fragment") and path != f"{CONSOLE}/events":
             raise web.HTTPSeeOther(f"{CONSOLE}/login?next={urllib.parse.quote(request.rel_url.path)}")
@@ -111,4 +124,6 @@ async def protect(request: web.Request, handler):
 
 def setup_security(app: web.Application) -> None:
     """Login and CSRF checks for every page under /_sandbox/ (console and cashier; the admin API has its own)."""
+    app[SESSIONS] = Sessions(app[ENGINE].db)
+    app[THROTTLE] = Throttle()
     app.middlewares.append(protect)

@@ -1,6 +1,7 @@
 """QuickPay (the Lianke aggregator, seed 003): routes, parsing, sign check and error mapping. State lives in core."""
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 import random
@@ -129,7 +130,7 @@ class QuickPayProvider:
         if not isinstance(given, str) or not given:
             raise QuickPayError(SIGN_ERROR, "缺少签名: this store requires an MD5 sign field"
                                 + refused(SIGN_ERROR, "no sign field", doctor.diagnose(fields, creds)))
-        if given.upper() != wire.sign(fields, key):
+        if not hmac.compare_digest(str(given).upper().encode(), wire.sign(fields, key).encode()):  # constant time
             raise QuickPayError(SIGN_ERROR, "签名错误: sign does not match"
                                 + refused(SIGN_ERROR, "the MD5 sign does not match", doctor.diagnose(fields, creds)))
 
