@@ -64,8 +64,7 @@ def parse_args(argv: list[str] | None = None, prog: str | None = None) -> Settin
                              "sent to; others are refused (SANDBOX_NOTIFY_ALLOW, default: any host but this sandbox)")
     parser.add_argument("--workers", type=worker_count, default=env.workers, metavar="N",
                         help="worker processes serving the port, all on the one database; one of them runs the "
-                             "notifier and the scheduler. 1 keeps everything in this process: the console's live "
-                             "stream sees only its own process's changes with N > 1 (SANDBOX_WORKERS, "
+                             "notifier and the scheduler. 1 keeps everything in this one process (SANDBOX_WORKERS, "
                              "default %(default)s)")
     parser.add_argument("--worker-of", help=argparse.SUPPRESS)  # set by a --workers group on its workers (group.py)
     args = parser.parse_args(argv)

@@ -17,7 +17,7 @@ from aiohttp import web
 from .access_log import ACCESS_LOG, AccessLogger
 from .appkeys import SETTINGS
 from .core.bus_relay import BusRelay
-from .core.workers import Leadership, StateSync
+from .core.workers import Leadership, StateSync, open_write_lock
 from .settings import Settings
 
 STATE_SYNC = web.AppKey("state_sync", StateSync)
@@ -53,6 +53,7 @@ async def start_background(app: web.Application, engine, notifier, scheduler) ->
         await notifier.start()
         await scheduler.start()
         return
+    engine.db.write_lock = open_write_lock(settings.db)
     app[STATE_SYNC] = sync = StateSync(engine, settings.db)
     await sync.fresh()
     app[LEADERSHIP] = leadership = Leadership(settings.db, [notifier.start, scheduler.start],

@@ -70,11 +70,17 @@ class Leadership:
                 wake.set()
 
 
+def open_write_lock(db: str) -> int | None:
+    """The open `<db>.write.lock` whose flock the workers take around each write transaction (store/db.py)."""
+    path = lock_path(db, ".write.lock")
+    return None if path is None else os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+
+
 class StateSync:
     def __init__(self, engine: Engine, db: str):
         self.engine = engine
         self._conn = sqlite3.connect(db, check_same_thread=False, isolation_level=None)
-        self._conn.execute("PRAGMA busy_timeout=1000")
+        self._conn.execute("PRAGMA busy_timeout=0")  # never wait on the event loop: busy is asked on the db thread
         self._data_version: int | None = None
         self._seen = 0  # the newest state_version read
         self._loaded = -1  # the state_version the engine's memory holds (at least)
@@ -87,14 +93,16 @@ class StateSync:
         """The newest state_version: two cheap statements on the event loop (WAL readers never wait on writers)."""
         data_version = self._conn.execute("PRAGMA data_version").fetchone()[0]
         if data_version != self._data_version:
+            self._seen = max(self._seen, _state_version(self._conn))
             self._data_version = data_version
-            row = self._conn.execute("SELECT value FROM settings WHERE key = ?", (STATE_VERSION_KEY,)).fetchone()
-            self._seen = max(self._seen, int(row[0]) if row else 0)
         return self._seen
 
     async def fresh(self) -> None:
         """Make the engine's memory at least as new as the database's state_version now."""
-        seen = self._peek()
+        try:
+            seen = self._peek()
+        except sqlite3.OperationalError:  # busy (a WAL reset in progress): read it on the database thread instead
+            self._seen = seen = max(self._seen, await self.engine.db.read(_state_version))
         if seen <= self._loaded:
             return
         async with self._lock:
@@ -102,3 +110,8 @@ class StateSync:
                 return
             await self.engine.load()  # read after `seen` was: holds every change up to it
             self._loaded = seen
+
+
+def _state_version(conn: sqlite3.Connection) -> int:
+    row = conn.execute("SELECT value FROM settings WHERE key = ?", (STATE_VERSION_KEY,)).fetchone()
+    return int(row[0]) if row else 0

@@ -11,6 +11,7 @@ holds its work, so nothing is acknowledged before it is durable; under load one 
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import sqlite3
 from importlib import resources
 from pathlib import Path
@@ -28,6 +29,10 @@ class Database:
         self._aconn: aiosqlite.Connection | None = None
         self._pending: list[tuple[Work, asyncio.Future]] = []
         self._flusher: asyncio.Task | None = None
+        # --workers N: an open file whose flock the processes take in turn around each write transaction, so a writer
+        # waits in the kernel and starts the moment the other commits (SQLite's own busy wait sleeps up to 100 ms)
+        self.write_lock: int | None = None
+
 
     async def open(self) -> None:
         self._aconn = await aiosqlite.connect(self.path, isolation_level=None)
@@ -53,7 +58,7 @@ class Database:
             while self._pending:
                 batch, self._pending = self._pending, []
                 try:
-                    outcomes = await self._run(_in_transaction, [fn for fn, _ in batch])
+                    outcomes = await self._run(_in_transaction, [fn for fn, _ in batch], self.write_lock)
                 except BaseException as exc:  # BEGIN or COMMIT itself failed: nothing of the batch was kept
                     outcomes = [(False, exc)] * len(batch)
                 for (_, future), (ok, value) in zip(batch, outcomes):
@@ -75,8 +80,15 @@ class Database:
         return await aconn._execute(lambda: fn(aconn._conn, *args))
 
 
-def _in_transaction(conn: sqlite3.Connection, units: list[Work]) -> list[tuple[bool, object]]:
+def _in_transaction(conn: sqlite3.Connection, units: list[Work], write_lock: int | None = None
+                    ) -> list[tuple[bool, object]]:
     """Run every unit in one transaction, each in a savepoint; returns (ok, result or exception) per unit."""
+    if write_lock is not None:
+        fcntl.flock(write_lock, fcntl.LOCK_EX)  # on the database thread: waiting here stalls no coroutine
+        try:
+            return _in_transaction(conn, units)
+        finally:
+            fcntl.flock(write_lock, fcntl.LOCK_UN)
     outcomes: list[tuple[bool, object]] = []
     conn.execute("BEGIN IMMEDIATE")
     try:
