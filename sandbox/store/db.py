@@ -33,7 +33,6 @@ class Database:
         # waits in the kernel and starts the moment the other commits (SQLite's own busy wait sleeps up to 100 ms)
         self.write_lock: int | None = None
 
-
     async def open(self) -> None:
         self._aconn = await aiosqlite.connect(self.path, isolation_level=None)
         await self._run(_configure)
