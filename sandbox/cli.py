@@ -144,6 +144,10 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> None:
     if port_in_use(settings.host, settings.port):
         _port_busy_exit(settings.port)
     if settings.workers > 1:
+        if lock is None:
+            print("--workers N shares a database file between processes: pass --db FILE, not :memory:",
+                  file=sys.stderr)
+            raise SystemExit(DATABASE_IN_USE)
         from .group import run_group
         raise SystemExit(run_group(settings, argv, lock))
     app = create_app(settings)
