@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import logging
 
 import pytest
 import requests
@@ -214,3 +215,86 @@ def test_alipay(sandbox, method):
             assert response["sub_code"] == "ACQ.INVALID_PARAMETER", where
         if field == ALIPAY_AMOUNTS[method] and value in ("1.001", "0.00", "-1.00", "NaN", "", "💳", -1, 0, True):
             assert response["sub_code"] == "ACQ.INVALID_PARAMETER", where
+
+
+# ----- hostile values (issue 15): deep nesting, lone surrogates, integers past 64 bits --------------------------------
+
+DEEP = "(30,000 nested arrays)"  # put in as raw text after encoding: no JSON encoder nests that deep
+HOSTILE_JSON_VALUES = {"deep": DEEP, "surrogate": "x\udfff", "huge-int": 10**30, "neg-huge-int": -(10**25)}
+
+
+@pytest.fixture
+def server_log(caplog):
+    """The in-process server's log: asserted free of tracebacks once the test is done."""
+    caplog.set_level(logging.INFO)
+    yield caplog
+    assert not [r for r in caplog.records if r.exc_info], [r.getMessage() for r in caplog.records if r.exc_info]
+    assert "Traceback" not in caplog.text
+
+
+def _hostile(valid: dict):
+    for path, _, body in mutations(valid, [None]):
+        for name, value in HOSTILE_JSON_VALUES.items():
+            target = body
+            for key in path[:-1]:
+                target = target[key]
+            target[path[-1]] = value
+            raw = json.dumps(body).encode()  # ASCII: the surrogate travels as its \\udfff escape
+            yield path, name, raw.replace(json.dumps(DEEP).encode(), b"[" * 30_000 + b"]" * 30_000)
+
+
+def test_quickpay_hostile_values(sandbox, server_log):
+    valid = {"store_no": "QP10000001", "paytype": 11, "appid": "wxd678efh567hg6787", "openid": "o", "amount": 100,
+             "order_no": "HOSTILE-QP", "refund_amount": 50, "refund_no": "R"}
+    for action in ("JSAPIPay", "Query", "Refund"):
+        for path, name, raw in _hostile(valid):
+            answer = requests.post(f"{sandbox.url}/QuickPay/{action}", data=raw, timeout=10,
+                                   headers={"Content-Type": "application/json"})
+            where = (action, path, name, answer.text[:200])
+            assert answer.status_code == 200, where
+            envelope = answer.json()
+            assert sorted(envelope) == ["code", "data", "msg"] and envelope["data"] is None, where
+            if name != "deep" or path[-1] in QUICKPAY_FIELDS[action]:
+                assert envelope["code"] in ("PARAM_ERROR", "STORE_NOT_EXIST"), where
+
+
+def test_wechat_v3_hostile_values(sandbox, server_log):
+    creds = credentials(sandbox, "demo-wechat-pubkey")
+    valid = {"appid": creds["appids"][0], "mchid": creds["mchid"], "description": "d", "out_trade_no": "HOSTILE-V3",
+             "notify_url": "https://m.example/n", "amount": {"total": 100, "currency": "CNY"},
+             "payer": {"openid": "o"}}
+    for path, name, raw in _hostile(valid):
+        answer = v3_request(sandbox, creds, "POST", "/v3/pay/transactions/jsapi", raw)
+        where = (path, name, answer.status_code, answer.text[:200])
+        assert _v3_signed(creds, answer), where
+        assert answer.status_code == 400 and answer.json()["code"] in V3_CODES, where
+
+
+def test_alipay_hostile_values(sandbox, server_log):
+    creds = sandbox.admin.merchant("demo-alipay")["credentials"]["alipay"]
+    valid = {"out_trade_no": "HOSTILE-ALI", "total_amount": "1.00", "subject": "s"}
+    for path, name, raw in _hostile(valid):
+        params = alipay_signing.build_request("alipay.trade.precreate", {}, app_id=creds["app_id"])
+        params["biz_content"] = raw.decode()
+        params["sign"] = alipay_signing.sign(alipay_signing.signing_string(params), creds["app_private_key_pem"])
+        answer = requests.post(f"{sandbox.url}/gateway.do", data=params, timeout=10)
+        where = (path, name, answer.text[:200])
+        assert answer.status_code == 200, where
+        response = answer.json()["alipay_trade_precreate_response"]
+        assert response["code"] == "40004" and response["sub_code"] == "ACQ.INVALID_PARAMETER", where
+
+
+@pytest.mark.parametrize("path, body", [
+    ("/_sandbox/api/rules", {"name": "r", "match": {"amount": 1}, "action": {"outcome": "pending"}}),
+    ("/_sandbox/api/merchants", {"name": "m", "providers": {"quickpay": {}}}),
+    ("/_sandbox/api/clock/advance", {"seconds": 1}),
+    ("/_sandbox/api/alipay/app-pay", {"order_string": "x"}),
+    ("/app/partner/order/pay", {"order_id": 1, "pay_type": 1}),
+    ("/api/order/pay", {"order_id": 1001, "pay_method": 1}),
+    ("/users/login", {"username": "u", "password": "p"}),
+])
+def test_admin_api_and_apps_hostile_values(sandbox, server_log, path, body):
+    for leaf, name, raw in _hostile(body):
+        answer = requests.post(f"{sandbox.url}{path}", data=raw, headers={"Content-Type": "application/json"},
+                               timeout=10)
+        assert answer.status_code < 500, (path, leaf, name, answer.text[:200])
