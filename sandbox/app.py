@@ -19,6 +19,7 @@ from .core.bus import Bus
 from .core.clock import Clock
 from .core.engine import Engine
 from .core.notifier import Notifier
+from .core.retention import Retention
 from .core.scheduler import Scheduler
 from .core.targets import NotifyTargets
 from .fixtures import load_fixtures
@@ -83,7 +84,12 @@ async def _engine_ctx(app: web.Application):
     app[NOTIFIER] = notifier
     await start_background(app, engine, notifier, scheduler)  # with --workers N, in the leader only (worker.py)
     await engine.journal.start()
+    retention = Retention(engine, settings.keep_days) if settings.keep_days else None
+    if retention:
+        await retention.start()
     yield
+    if retention:
+        await retention.stop()
     await stop_background(app)
     await engine.journal.stop()
     await scheduler.stop()

@@ -18,7 +18,7 @@ from .apps import all_apps
 from .core.targets import parse_allow
 from .locks import DatabaseInUse, hold_database
 from .providers import all_providers
-from .settings import Settings, checked_zone, journal_keep, worker_count
+from .settings import Settings, checked_zone, journal_keep, keep_days, worker_count
 
 PROVIDER_PATHS = {
     "quickpay": "/QuickPay/",
@@ -66,11 +66,16 @@ def parse_args(argv: list[str] | None = None, prog: str | None = None) -> Settin
                         help="worker processes serving the port, all on the one database; one of them runs the "
                              "notifier and the scheduler. 1 keeps everything in this one process (SANDBOX_WORKERS, "
                              "default %(default)s)")
+    parser.add_argument("--keep-days", type=keep_days, default=env.keep_days, metavar="N",
+                        help="delete payments (with their events, notifications, attempts and refunds) created more "
+                             "than N days ago on the sandbox clock, in the background (SANDBOX_KEEP_DAYS, "
+                             "default: keep every payment)")
     parser.add_argument("--worker-of", help=argparse.SUPPRESS)  # set by a --workers group on its workers (group.py)
     args = parser.parse_args(argv)
     return Settings(host=args.host, port=args.port, db=args.db, fixtures=args.fixtures or None,
                     public_url=args.public_url, admin_token=args.admin_token, notify_timeout_s=args.notify_timeout,
                     log_level=args.log_level, display_tz=args.display_tz, journal_keep=args.journal_keep,
+                    keep_days=args.keep_days,
                     notify_allow=args.notify_allow, workers=args.workers,
                     extra={"worker_of": args.worker_of} if args.worker_of else {})
 

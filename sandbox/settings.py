@@ -36,6 +36,7 @@ class Settings:
     notify_max_in_flight: int = 64
     notify_allow: tuple[str, ...] = ()  # host patterns (fnmatch) and CIDRs notifies may go to; () any but the sandbox
     max_body_bytes: int = 1024 * 1024
+    keep_days: float | None = None  # retention: delete payments older than this many days (sandbox clock); None: keep all
     journal_keep: int = 100_000  # the request journal keeps the newest N requests; 0 turns it off
     workers: int = 1  # processes serving the port (--workers N); 1: this one process, as always
     extra: dict = field(default_factory=dict)
@@ -69,6 +70,7 @@ class Settings:
         s.log_level = env.get("SANDBOX_LOG_LEVEL", s.log_level).upper()
         s.display_tz = checked_zone(env.get("SANDBOX_DISPLAY_TZ") or s.display_tz)
         s.notify_allow = parse_allow(env.get("SANDBOX_NOTIFY_ALLOW"))
+        s.keep_days = keep_days(env.get("SANDBOX_KEEP_DAYS") or None)
         s.journal_keep = journal_keep(env.get("SANDBOX_JOURNAL_KEEP", s.journal_keep))
         s.workers = worker_count(env.get("SANDBOX_WORKERS", s.workers))
         return s
@@ -88,6 +90,19 @@ def checked_zone(name: str) -> str:
 
 
 checked_zone.__name__ = "time zone"  # argparse says "invalid time zone value: 'Mars/Base'"
+
+
+def keep_days(value: str | float | None) -> float | None:
+    """Retention in days (a positive number); None, '' or 0: keep every payment."""
+    if value in (None, ""):
+        return None
+    days = float(value)
+    if days != days or days < 0 or days == float("inf"):
+        raise ValueError(f"keep days must be a positive number of days, not {value!r}")
+    return days or None
+
+
+keep_days.__name__ = "number of days"
 
 
 def journal_keep(value: str | int) -> int:

@@ -65,7 +65,7 @@
       body.replaceWith(fresh);
       var total = document.getElementById("payments-total");
       var n = parseInt(fresh.dataset.total || "0", 10);
-      if (total) total.textContent = n + " payment" + (n === 1 ? "" : "s");
+      if (total) total.textContent = fresh.dataset.totalText || (n + " payment" + (n === 1 ? "" : "s"));
     }).catch(function () {});
   }
 

@@ -1,6 +1,7 @@
 """The admin JSON API under /_sandbox/api/: the same engine functions the console's buttons call."""
 from __future__ import annotations
 
+import math
 import logging
 from typing import Any
 
@@ -17,7 +18,7 @@ from ..core.refunds import SETTLE_OUTCOMES
 from ..core.rules import Rule
 from ..providers.base import InvalidOptions, fresh_credentials
 from ..store.rows import Unstorable
-from . import MAX_NOTIFY_DELAY_S
+from . import MAX_NOTIFY_DELAY_S, paging
 from .apps_api import add_app_routes
 from .journal_api import add_journal_routes
 from .explorer import is_public
@@ -58,6 +59,8 @@ class MoveBody(BaseModel):
 
 class AdvanceBody(BaseModel):
     seconds: float = Field(ge=0, le=10 * 365 * 86400)
+    wait: bool = False  # answer once everything due at the new time is done (payments closed, notifies attempted)
+    wait_timeout_s: float = Field(default=300, gt=0, le=3600)
 
 
 class MerchantBody(BaseModel):
@@ -178,12 +181,41 @@ async def list_payments(request):
                                              f"{sorted(request.app[PROVIDERS])}")
     limit = _int_query(request, "limit", 50, 1, 500)
     offset = _int_query(request, "offset", 0, 0, 10**9)
+    if offset > paging.MAX_OFFSET:
+        raise ApiError(400, "INVALID_QUERY", f"offset is for the first {paging.MAX_OFFSET} payments; page deeper "
+                                             f"with after= (the `next` of the previous page)")
+    after = None
+    if request.query.get("after"):
+        try:
+            after = paging.parse_cursor(request.query["after"])
+        except ValueError as exc:
+            raise ApiError(400, "INVALID_QUERY", str(exc)) from None
+    since, until = _time_query(request, "since"), _time_query(request, "until")
     payments, total = await engine.list_payments(
         provider=provider, merchant_id=request.query.get("merchant") or None,
         status=status.upper() if status else None, out_trade_no=request.query.get("out_trade_no") or None,
-        text=request.query.get("q") or None, limit=limit, offset=offset)
-    return web.json_response({"payments": [payment_json(p) for p in payments], "total": total,
-                              "limit": limit, "offset": offset})
+        text=request.query.get("q") or None, since=since, until=until, after=after, limit=limit + 1,
+        offset=offset, count_bound=paging.COUNT_BOUND)
+    more = len(payments) > limit
+    payments = payments[:limit]
+    exact = total <= paging.COUNT_BOUND
+    return web.json_response({"payments": [payment_json(p) for p in payments],
+                              "total": total if exact else paging.COUNT_BOUND, "total_exact": exact,
+                              "limit": limit, "offset": offset,
+                              "next": paging.cursor(payments[-1]) if more else None})
+
+
+def _time_query(request: web.Request, name: str) -> float | None:
+    """since= / until=: seconds since the epoch on the sandbox clock (created_at)."""
+    if not request.query.get(name):
+        return None
+    try:
+        value = float(request.query[name])
+        if not math.isfinite(value):
+            raise ValueError(value)
+        return value
+    except ValueError:
+        raise ApiError(400, "INVALID_QUERY", f"{name} must be seconds since the epoch (sandbox clock)") from None
 
 
 async def get_payment(request):
@@ -303,7 +335,15 @@ async def advance_clock(request):
     body = await _body(request, AdvanceBody)
     engine = _engine(request)
     await engine.advance_clock(body.seconds)
-    return web.json_response(clock_json(engine.clock))
+    if not body.wait:
+        return web.json_response(clock_json(engine.clock))
+    started = engine.clock.now()
+    settled = await engine.settle_due(body.wait_timeout_s)
+    if not settled:
+        raise ApiError(504, "NOT_SETTLED", f"what fell due was not all done within {body.wait_timeout_s:g} s; "
+                                           f"it goes on in the background")
+    return web.json_response({**clock_json(engine.clock), "settled": True,
+                              "settle_s": round(engine.clock.now() - started, 3)})
 
 
 async def reset(request):

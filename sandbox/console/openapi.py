@@ -54,11 +54,11 @@ def _keep_descriptions(schema: dict, written: dict) -> None:
 def model_schemas() -> dict[str, dict]:
     """JSON Schema of each request body model, by the name the paths use; nested models under their own names."""
     from ..core.rules import Rule
-    from .api import DeliverBody, MerchantBody, MoveBody, Outcome, RefundBody  # late: api imports this module
+    from .api import AdvanceBody, DeliverBody, MerchantBody, MoveBody, Outcome, RefundBody  # late: api imports this
 
     out: dict[str, dict] = {}
     for name, model in (("Outcome", Outcome), ("Refund", RefundBody), ("Deliver", DeliverBody), ("Move", MoveBody),
-                        ("NewMerchant", MerchantBody), ("Rule", Rule)):
+                        ("NewMerchant", MerchantBody), ("Advance", AdvanceBody), ("Rule", Rule)):
         schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
         out.update(schema.pop("$defs", {}))
         out[name] = schema
@@ -94,7 +94,12 @@ def _written_document() -> dict:
                     "position": {"type": "integer", "minimum": 1,
                                  "description": "the rule's new place in the order rules are tried (1: first)"}}},
                 "Advance": {"type": "object", "required": ["seconds"],
-                            "properties": {"seconds": {"type": "number", "minimum": 0}}},
+                            "properties": {"seconds": {"type": "number", "minimum": 0},
+                                           "wait": {"type": "boolean", "description": "answer once everything "
+                                                    "due is done: payments expired or changed by their rule, "
+                                                    "due notifications attempted"},
+                                           "wait_timeout_s": {"type": "number", "description": "default 300; "
+                                                              "504 NOT_SETTLED past it"}}},
                 "NewMerchant": {"type": "object", "required": ["name", "providers"], "properties": {
                     "name": {"type": "string"}, "id": {"type": "string"},
                     "providers": {"type": "object", "description": "provider name -> credential options, e.g. "
@@ -136,8 +141,14 @@ def _written_document() -> dict:
                 _query("provider", "quickpay, wechat, alipay ..."), _query("merchant", "merchant id"),
                 _query("status", "PENDING, SUCCEEDED, FAILED, CLOSED, REFUNDED (partly or fully: each payment's "
                                  "refund_state says none, partial or full); another value is a 400"),
-                _query("out_trade_no", "the merchant's order number"), _query("q", "text search on ids"),
-                _query("limit", "1-500", "integer"), _query("offset", "paging", "integer")])},
+                _query("out_trade_no", "the merchant's order number"),
+                _query("q", "any fragment of any id (ours, out_trade_no, provider_trade_no, prepay_id ...); "
+                            "1-2 characters match ids that equal or start with them"),
+                _query("since", "created at or after (seconds since the epoch, sandbox clock)", "number"),
+                _query("until", "created before (seconds since the epoch, sandbox clock)", "number"),
+                _query("limit", "1-500", "integer"),
+                _query("after", "the `next` of the previous page: the page after it (keyset, any depth)"),
+                _query("offset", "0-1000; deeper pages with after=", "integer")])},
             "/payments/{id}": {"get": _op("A payment with refunds, notifications, attempts and events", params=pid)},
             "/payments/{id}/succeed": {"post": _op("Make a pending payment succeed", "Outcome", params=pid)},
             "/payments/{id}/fail": {"post": _op("Make a pending payment fail", "Outcome", params=pid)},

@@ -12,7 +12,7 @@ from ..core import errors
 from ..core.ids import new_id
 from ..core.models import PaymentStatus, RefundStatus
 from ..core.refunds import SETTLE_OUTCOMES
-from . import CONSOLE, MAX_NOTIFY_DELAY_S, app_pages, clock_pages, forms, login_pages, merchant_pages, rule_pages
+from . import CONSOLE, MAX_NOTIFY_DELAY_S, app_pages, clock_pages, forms, login_pages, merchant_pages, paging, rule_pages
 from . import request_pages
 from .live import setup_live
 from .render import error_page, provider_titles, redirect, render
@@ -40,16 +40,34 @@ def _filters(request: web.Request) -> tuple[dict[str, str], list[str]]:
 
 
 async def payments_page(request: web.Request) -> web.Response:
+    """Newest first. Page numbers (`page=`) reach the first MAX_OFFSET payments; "Older" follows a keyset cursor
+    (`after=`, with `page=` only for the label), as deep as the list goes."""
     engine = request.app[ENGINE]
     (filters, problems), page = _filters(request), forms.page_number(request)
+    after = None
+    if request.query.get("after"):
+        try:
+            after = paging.parse_cursor(request.query["after"])
+        except ValueError as exc:
+            problems.append(f"{exc}; showing the newest payments.")
+            page = 1
+    if after is None and (page - 1) * PAGE_SIZE > paging.MAX_OFFSET:
+        problems.append(f"Page {page} is past the numbered pages: follow Older → from page "
+                        f"{paging.MAX_OFFSET // PAGE_SIZE} on. Showing the newest payments.")
+        page = 1
     payments, total = await engine.list_payments(
         provider=filters["provider"] or None, merchant_id=filters["merchant"] or None,
-        status=filters["status"] or None, text=filters["q"] or None,
-        limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+        status=filters["status"] or None, text=filters["q"] or None, after=after,
+        limit=PAGE_SIZE + 1, offset=0 if after else (page - 1) * PAGE_SIZE, count_bound=paging.COUNT_BOUND)
+    older = paging.cursor(payments[PAGE_SIZE - 1]) if len(payments) > PAGE_SIZE else None
+    payments = payments[:PAGE_SIZE]
     last = await engine.last_attempts([p.id for p in payments])
     rows = [payment_json(p, last.get(p.id)) for p in payments]
     template = "console/_payment_rows.html" if request.headers.get("X-Fragment") else "console/payments.html"
-    return render(request, template, rows=rows, total=total, page=page, pages=max(1, -(-total // PAGE_SIZE)),
+    exact = total <= paging.COUNT_BOUND
+    return render(request, template, rows=rows, total=total, total_text=paging.total_text(total), page=page,
+                  pages=max(1, -(-total // PAGE_SIZE)) if exact else None, older=older,
+                  newer_page=page - 1 if page > 1 and (page - 2) * PAGE_SIZE <= paging.MAX_OFFSET else None,
                   filters=filters, filter_problems=problems, statuses=list(PaymentStatus.__members__),
                   merchants=engine.merchants(), providers=sorted(request.app[PROVIDERS]))
 

@@ -6,6 +6,7 @@ these same functions, so a button and an API call cannot behave differently.
 """
 from __future__ import annotations
 
+import logging
 import sqlite3
 from typing import Any, Mapping
 
@@ -25,6 +26,7 @@ from .models import (
     CloseReason, Event, Merchant, NewPayment, Notification, Payment, PaymentStatus, Refund,
 )
 from .app_data import AppDataOperations
+from .backlog import BacklogOperations
 from .journal import JournalOperations
 from .ledger import Funding, LedgerOperations
 from .outbox import NotificationOperations
@@ -33,9 +35,33 @@ from .rules import ApiCall, Rule, RuleAction, fault_rule, matching
 
 CLOCK_OFFSET_KEY = "clock_offset_s"
 STATE_VERSION_KEY = "state_version"  # bumped with every change of merchants, rules or the clock (core/workers.py)
+DUE_BATCH = 250  # due actions per transaction
+DUE_RETRY_S = 5.0  # a refused due action is tried again after this long (sandbox clock)
+log = logging.getLogger(__name__)
 
 
-class Engine(RefundOperations, NotificationOperations, LedgerOperations, AppDataOperations, JournalOperations):
+def _paid(payer: dict | None):
+    def change(payment: dict, now: float):
+        payment.update(status=PaymentStatus.SUCCEEDED.value, paid_at=now)
+        if payer:
+            payment["payer"] = {**payment["payer"], **payer}
+    return change
+
+
+def _failed(reason: str | None):
+    def change(payment: dict, now: float):
+        payment.update(status=PaymentStatus.FAILED.value, fail_reason=reason or "payment failed", closed_at=now)
+    return change
+
+
+def _closed(why: CloseReason):
+    def change(payment: dict, now: float):
+        payment.update(status=PaymentStatus.CLOSED.value, close_reason=why.value, closed_at=now)
+    return change
+
+
+class Engine(RefundOperations, NotificationOperations, LedgerOperations, AppDataOperations, JournalOperations,
+             BacklogOperations):
     def __init__(self, database: store_db.Database, clock: Clock, channels: Mapping[str, NotifyChannel],
                  bus: Bus | None = None):
         self.db = database
@@ -47,6 +73,7 @@ class Engine(RefundOperations, NotificationOperations, LedgerOperations, AppData
         self._rules: list[Rule] = []
         self.notifications_changed = None  # set by the notifier: an asyncio.Event to wake it
         self.on_deadline = None  # set by the scheduler: called with a new expiry / rule time
+        self._due_stuck: dict[str, float] = {}  # due actions refused (payment id -> when), retried later
 
     async def load(self) -> None:
         """Read what the engine keeps in memory: merchants (looked up on every request), rules, clock offset."""
@@ -115,29 +142,8 @@ class Engine(RefundOperations, NotificationOperations, LedgerOperations, AppData
         Raises DuplicateOrder when the out_trade_no is taken by a payment with another fingerprint."""
         self.merchant(new.merchant_id)
         now = self.clock.now()
-        fingerprint = dumps(new.fingerprint)
-        expires_at = new.expires_at or (now + new.expires_in_s if new.expires_in_s else None)
-        rule = matching(self._rules, new)
-        record = new.model_dump(exclude={"fingerprint", "expires_in_s", "funding", "app_order", "records"})
-        if new.funding is not None:
-            record["extra"] = {**record["extra"], "funding": new.funding.model_dump()}
-        if new.app_order is not None:
-            record["extra"] = {**record["extra"], "app_order": new.app_order.model_dump()}
-        record.update(id=new_id("pay"), status=PaymentStatus.PENDING.value, refunded_amount=0,
-                      fingerprint=fingerprint, created_at=now, updated_at=now, expires_at=expires_at)
-        if rule is not None:
-            record["extra"] = {**record["extra"], "rule": rule.model_dump()}
-            if rule.action.outcome in ("succeed", "fail", "close"):
-                record["auto_action"] = rule.action.outcome
-                record["auto_action_at"] = now + rule.action.after_s
-        payment = Payment.model_validate(record)
-        # Rows are encoded here, so the database thread (which shares the GIL) only runs the statements.
-        payment_row = payments_store.encode(payment.model_dump(mode="json"))
-        event_row = events_store.encode({
-            "payment_id": payment.id, "at": now, "kind": "state",
-            "summary": f"created ({payment.trade_type}, {payment.amount} fen)",
-            "data": {"status": payment.status.value, "request": new.raw_request,
-                     "rule": rule.name or rule.id if rule else None}})
+        payment, payment_row, event_row = self._new_rows(new, now)
+        fingerprint = payment.fingerprint
 
         def work(conn):
             existing = payments_store.by_out_trade_no(conn, new.merchant_id, new.provider, new.out_trade_no)
@@ -162,6 +168,33 @@ class Engine(RefundOperations, NotificationOperations, LedgerOperations, AppData
             if deadline is not None and self.on_deadline is not None:
                 self.on_deadline(deadline)
         return payment, True
+
+    def _new_rows(self, new: NewPayment, now: float) -> tuple[Payment, tuple, tuple]:
+        """A new payment (its rule applied) and its row and first event's row, encoded off the database thread."""
+        fingerprint = dumps(new.fingerprint)
+        expires_at = new.expires_at or (now + new.expires_in_s if new.expires_in_s else None)
+        rule = matching(self._rules, new)
+        record = new.model_dump(exclude={"fingerprint", "expires_in_s", "funding", "app_order", "records"})
+        if new.funding is not None:
+            record["extra"] = {**record["extra"], "funding": new.funding.model_dump()}
+        if new.app_order is not None:
+            record["extra"] = {**record["extra"], "app_order": new.app_order.model_dump()}
+        record.update(id=new_id("pay"), status=PaymentStatus.PENDING.value, refunded_amount=0,
+                      fingerprint=fingerprint, created_at=now, updated_at=now, expires_at=expires_at)
+        if rule is not None:
+            record["extra"] = {**record["extra"], "rule": rule.model_dump()}
+            if rule.action.outcome in ("succeed", "fail", "close"):
+                record["auto_action"] = rule.action.outcome
+                record["auto_action_at"] = now + rule.action.after_s
+        payment = Payment.model_validate(record)
+        # Rows are encoded here, so the database thread (which shares the GIL) only runs the statements.
+        payment_row = payments_store.encode(payment.model_dump(mode="json"))
+        event_row = events_store.encode({
+            "payment_id": payment.id, "at": now, "kind": "state",
+            "summary": f"created ({payment.trade_type}, {payment.amount} fen)",
+            "data": {"status": payment.status.value, "request": new.raw_request,
+                     "rule": rule.name or rule.id if rule else None}})
+        return payment, payment_row, event_row
 
     async def get_payment(self, payment_id: str) -> Payment:
         row = await self.db.read(lambda conn: payments_store.get(conn, payment_id))
@@ -210,49 +243,48 @@ class Engine(RefundOperations, NotificationOperations, LedgerOperations, AppData
         """Mark paid. A payment funded from app accounts takes the money in the same transaction (`funding` names
         the accounts to debit now, instead of those planned at creation); not enough → InsufficientFunds, and the
         payment stays as it was."""
-        def change(payment: dict, now: float):
-            payment.update(status=PaymentStatus.SUCCEEDED.value, paid_at=now)
-            if payer:
-                payment["payer"] = {**payment["payer"], **payer}
-        return await self._transition(payment_id, PaymentStatus.SUCCEEDED, change, actor, reason, notify_delay_s,
-                                      funding)
+        return await self._transition(payment_id, PaymentStatus.SUCCEEDED, _paid(payer), actor, reason,
+                                      notify_delay_s, funding)
 
     async def fail(self, payment_id: str, *, actor: str = "api", reason: str | None = None,
                    notify_delay_s: float | None = None) -> Payment:
-        def change(payment: dict, now: float):
-            payment.update(status=PaymentStatus.FAILED.value, fail_reason=reason or "payment failed", closed_at=now)
-        return await self._transition(payment_id, PaymentStatus.FAILED, change, actor, reason, notify_delay_s)
+        return await self._transition(payment_id, PaymentStatus.FAILED, _failed(reason), actor, reason,
+                                      notify_delay_s)
 
     async def close(self, payment_id: str, *, actor: str = "api", why: CloseReason = CloseReason.CLOSED,
                     reason: str | None = None, notify_delay_s: float | None = None) -> Payment:
-        def change(payment: dict, now: float):
-            payment.update(status=PaymentStatus.CLOSED.value, close_reason=why.value, closed_at=now)
-        return await self._transition(payment_id, PaymentStatus.CLOSED, change, actor, reason or why.value,
+        return await self._transition(payment_id, PaymentStatus.CLOSED, _closed(why), actor, reason or why.value,
                                       notify_delay_s)
 
     async def _transition(self, payment_id, target: PaymentStatus, change, actor, reason, notify_delay_s,
                           funding: Funding | None = None) -> Payment:
-        def work(conn):
-            now = self.clock.now()
-            payment = self._load(conn, payment_id)
-            if not status.can_move(payment.status, target):
-                raise errors.InvalidState(f"payment is {payment.status.value}; cannot become {target.value}", payment)
-            record = payment.model_dump(mode="json")
-            change(record, now)
-            record.update(updated_at=now, auto_action=None, auto_action_at=None)
-            payments_store.update(conn, record)
-            payment = Payment.model_validate(record)
-            if funding is not None or "funding" in payment.extra or "app_order" in payment.extra:  # an app's payment
-                succeeded = target is PaymentStatus.SUCCEEDED
-                self._settle_funding(conn, payment, succeeded, now, actor, funding)
-                self._settle_app_order(conn, payment, succeeded, now)
-            summary = f"{target.value.lower()} by {actor}" + (f": {reason}" if reason else "")
-            self._event(conn, payment_id, now, "state", summary, {"status": target.value, "actor": actor})
-            queued = self._queue_notifications(conn, payment, None, now, notify_delay_s)
-            return payment, queued
-        payment, queued = await self.db.transaction(work)
+        payment, queued = await self.db.transaction(lambda conn: self._transition_in(
+            conn, payment_id, target, change, actor, reason, notify_delay_s, funding))
         self._published(payment, bool(queued))
         return payment
+
+    def _transition_in(self, conn, payment_id, target: PaymentStatus, change, actor, reason, notify_delay_s,
+                       funding: Funding | None = None, loaded: Payment | None = None):
+        """One payment's move to `target`, inside the caller's transaction: the row, an app payment's money and
+        order (_settle_funding, _settle_app_order), the event and the notifications. The unit that a batch of due
+        actions repeats for many payments in one transaction. Returns (payment, notifications queued)."""
+        now = self.clock.now()
+        payment = loaded or self._load(conn, payment_id)
+        if not status.can_move(payment.status, target):
+            raise errors.InvalidState(f"payment is {payment.status.value}; cannot become {target.value}", payment)
+        record = payment.model_dump(mode="json")
+        change(record, now)
+        record.update(updated_at=now, auto_action=None, auto_action_at=None)
+        payments_store.update(conn, record)
+        payment = Payment.model_validate(record)
+        if funding is not None or "funding" in payment.extra or "app_order" in payment.extra:  # an app's payment
+            succeeded = target is PaymentStatus.SUCCEEDED
+            self._settle_funding(conn, payment, succeeded, now, actor, funding)
+            self._settle_app_order(conn, payment, succeeded, now)
+        summary = f"{target.value.lower()} by {actor}" + (f": {reason}" if reason else "")
+        self._event(conn, payment_id, now, "state", summary, {"status": target.value, "actor": actor})
+        queued = self._queue_notifications(conn, payment, None, now, notify_delay_s)
+        return payment, queued
 
     async def amend_pending(self, payment_id: str, *, amount: int, trade_type: str, fingerprint: dict[str, Any],
                             extra: dict[str, Any] | None = None, expires_at: float | None = None,
@@ -302,30 +334,56 @@ class Engine(RefundOperations, NotificationOperations, LedgerOperations, AppData
             return payment
         raise errors.InvalidState(f"payment is {payment.status.value}; cannot be canceled", payment)
 
-    async def run_due_actions(self, limit: int = 200) -> int:
-        """Close expired payments and carry out rule outcomes whose time has come. Returns how many changed."""
+    async def run_due_actions(self, limit: int = DUE_BATCH) -> int:
+        """Close expired payments and carry out rule outcomes whose time has come, up to `limit` of them in one
+        transaction (each payment in a savepoint of its own). Returns how many changed.
+
+        A payment whose action is refused (a debit short of money) stays pending and is left out for a while
+        (DUE_RETRY_S on the sandbox clock), so it does not hold up the others."""
         now = self.clock.now()
-        due = await self.db.read(lambda conn: payments_store.due_for_action(conn, now, limit))
-        changed = 0
-        for payment_id in due:
-            payment = await self.get_payment(payment_id)
-            if payment.status is not PaymentStatus.PENDING:
-                continue
-            try:
-                if payment.auto_action_at is not None and payment.auto_action_at <= now:
-                    rule_reason = payment.rule_action.get("reason")
-                    if payment.auto_action == "succeed":
-                        await self.succeed(payment_id, actor="rule")
-                    elif payment.auto_action == "fail":
-                        await self.fail(payment_id, actor="rule", reason=rule_reason or "failed by rule")
-                    else:
-                        await self.close(payment_id, actor="rule")
-                else:
-                    await self.close(payment_id, actor="clock", why=CloseReason.EXPIRED)
+        stuck = self._due_stuck
+        for payment_id in [p for p, at in stuck.items() if at + DUE_RETRY_S <= now]:
+            del stuck[payment_id]
+        due = await self.db.read(lambda conn: payments_store.due_for_action(conn, now, limit + len(stuck)))
+        due = [payment_id for payment_id in due if payment_id not in stuck][:limit]
+        if not due:
+            return 0
+        outcomes = await self.db.transaction(lambda conn: store_db.each_in_savepoint(
+            conn, due, lambda c, payment_id: self._due_unit(c, payment_id, now),
+            (errors.SandboxError, sqlite3.IntegrityError)))
+        changed, woken = 0, False
+        for payment_id, ok, result in outcomes:
+            if not ok:
+                stuck[payment_id] = now
+                log.warning("due action on %s refused: %s", payment_id, result)
+            elif result is not None:
+                payment, queued = result
                 changed += 1
-            except errors.InvalidState:
-                pass  # changed by someone else in between: nothing to do
+                woken = woken or bool(queued)
+                self.bus.publish({"type": "payment", "payment_id": payment.id, "status": payment.status.value})
+        if woken:
+            self._wake_notifier()
         return changed
+
+    def _due_unit(self, conn, payment_id: str, now: float):
+        """The due action of one payment, inside the batch's transaction; None when it is no longer pending."""
+        payment = self._load(conn, payment_id)
+        if payment.status is not PaymentStatus.PENDING:
+            return None  # changed by someone else in between: nothing to do
+        if payment.auto_action_at is not None and payment.auto_action_at <= now:
+            if payment.auto_action == "succeed":
+                return self._transition_in(conn, payment_id, PaymentStatus.SUCCEEDED, _paid(None), "rule", None,
+                                           None, loaded=payment)
+            if payment.auto_action == "fail":
+                reason = payment.rule_action.get("reason") or "failed by rule"
+                return self._transition_in(conn, payment_id, PaymentStatus.FAILED, _failed(reason), "rule", reason,
+                                           None, loaded=payment)
+            return self._transition_in(conn, payment_id, PaymentStatus.CLOSED, _closed(CloseReason.CLOSED), "rule",
+                                       CloseReason.CLOSED.value, None, loaded=payment)
+        if payment.expires_at is not None and payment.expires_at <= now:
+            return self._transition_in(conn, payment_id, PaymentStatus.CLOSED, _closed(CloseReason.EXPIRED),
+                                       "clock", CloseReason.EXPIRED.value, None, loaded=payment)
+        return None
 
     async def next_action_time(self) -> float | None:
         return await self.db.read(payments_store.next_action_time)

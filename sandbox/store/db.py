@@ -106,8 +106,33 @@ def _in_transaction(conn: sqlite3.Connection, units: list[Work], write_lock: int
     return outcomes
 
 
+def each_in_savepoint(conn: sqlite3.Connection, items, fn, expected: tuple[type[BaseException], ...]) -> list:
+    """Inside a transaction: fn(conn, item) for each item in a savepoint of its own, so one that raises one of the
+    `expected` exceptions is rolled back alone. Returns (item, ok, result or exception) for each."""
+    outcomes = []
+    for item in items:
+        conn.execute("SAVEPOINT item")
+        try:
+            outcomes.append((item, True, fn(conn, item)))
+        except expected as exc:
+            conn.execute("ROLLBACK TO item")
+            outcomes.append((item, False, exc))
+        conn.execute("RELEASE item")
+    return outcomes
+
+
+def incremental_vacuum(conn: sqlite3.Connection, pages: int = 0) -> int:
+    """Give free pages back to the file system (a database made with auto_vacuum=INCREMENTAL); 0: all of them.
+    Returns the pages now free (0 unless auto_vacuum is off for this file)."""
+    conn.execute(f"PRAGMA incremental_vacuum({int(pages)})").fetchall()  # each step frees a page: run it through
+    return conn.execute("PRAGMA freelist_count").fetchone()[0]
+
+
 def _configure(conn: sqlite3.Connection) -> None:
     conn.row_factory = sqlite3.Row
+    if conn.execute("PRAGMA page_count").fetchone()[0] == 0:
+        # A new database: space freed by deletes (retention, reset) can be handed back without a VACUUM.
+        conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: a committed write survives a process crash
     conn.execute("PRAGMA foreign_keys=ON")

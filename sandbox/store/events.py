@@ -17,6 +17,10 @@ def insert_encoded(conn: sqlite3.Connection, row: tuple) -> int:
     return conn.execute(_INSERT, row).lastrowid
 
 
+def insert_many(conn: sqlite3.Connection, rows: list[tuple]) -> None:
+    conn.executemany(_INSERT, rows)
+
+
 def insert(conn: sqlite3.Connection, e: dict) -> int:
     return insert_encoded(conn, encode(e))
 

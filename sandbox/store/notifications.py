@@ -57,6 +57,12 @@ def due(conn: sqlite3.Connection, now: float, limit: int) -> list[dict]:
     )
 
 
+def any_due(conn: sqlite3.Connection, now: float) -> bool:
+    """Whether a pending notification is due (or being attempted) at `now`."""
+    return conn.execute("SELECT 1 FROM notifications WHERE status = 'pending' AND next_attempt_at <= ? LIMIT 1",
+                        (now,)).fetchone() is not None
+
+
 def next_due(conn: sqlite3.Connection) -> float | None:
     return conn.execute("SELECT MIN(next_attempt_at) FROM notifications WHERE status = 'pending'").fetchone()[0]
 

@@ -70,28 +70,62 @@ def by_provider_trade_no(conn: sqlite3.Connection, provider: str, provider_trade
     )
 
 
-def search(
-    conn: sqlite3.Connection, *, provider: str | None = None, merchant_id: str | None = None,
-    status: str | None = None, out_trade_no: str | None = None, text: str | None = None,
-    limit: int = 50, offset: int = 0,
-) -> tuple[list[dict], int]:
+# The console list and the admin API count matches up to this many, then say "more than" (a count walks the index).
+COUNT_BOUND = 10_000
+_ORDER = "ORDER BY created_at DESC, id DESC"
+_FTS_MIN = 3  # the trigram index finds fragments of 3 characters or more; shorter ones are matched as prefixes
+
+
+def _where(provider, merchant_id, status, out_trade_no, text, since, until, after=None) -> tuple[str, list]:
+    # With a text, the id index (trigrams or prefixes) drives the query: the other columns are compared as +column,
+    # which no index serves, so the planner never walks every payment of a provider checking each against it.
+    c = "+" if text else ""
     clauses, params = [], []
     for column, value in (("provider", provider), ("merchant_id", merchant_id), ("status", status),
                           ("out_trade_no", out_trade_no)):
         if value:
-            clauses.append(f"{column} = ?")
+            clauses.append(f"{c}{column} = ?")
             params.append(value)
+    if since is not None:
+        clauses.append(f"{c}created_at >= ?")
+        params.append(since)
+    if until is not None:
+        clauses.append(f"{c}created_at < ?")
+        params.append(until)
+    if after is not None:
+        clauses.append(f"({c}created_at, {c}id) < (?, ?)")
+        params.extend(after)
     if text:
-        clauses.append("(id LIKE ? OR out_trade_no LIKE ? OR provider_trade_no LIKE ? OR provider_ids LIKE ?)")
-        params.extend([f"%{text}%"] * 4)
-    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-    total = conn.execute(f"SELECT COUNT(*) FROM payments {where}", params).fetchone()[0]
-    rows = fetch_all(
-        conn,
-        f"SELECT * FROM payments {where} ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?",
-        (*params, limit, offset),
-        _JSON,
-    )
+        if len(text) >= _FTS_MIN:
+            # a phrase of the fragment's trigrams: the fragment anywhere in any id (case-insensitive)
+            clauses.append("rowid IN (SELECT rowid FROM payments_ids WHERE payments_ids MATCH ?)")
+            params.append('"' + text.replace('"', '""') + '"')
+        else:  # too short for trigrams: our id equal to it, the order numbers equal to it or starting with it
+            clauses.append("(id = ? OR (out_trade_no >= ? AND out_trade_no < ?)"
+                           " OR (provider_trade_no >= ? AND provider_trade_no < ?))")
+            params.extend([text, *[text, text + "\U0010ffff"] * 2])
+    return (f"WHERE {' AND '.join(clauses)}" if clauses else ""), params
+
+
+def search(
+    conn: sqlite3.Connection, *, provider: str | None = None, merchant_id: str | None = None,
+    status: str | None = None, out_trade_no: str | None = None, text: str | None = None,
+    since: float | None = None, until: float | None = None, after: tuple[float, str] | None = None,
+    limit: int = 50, offset: int = 0, count_bound: int | None = None,
+) -> tuple[list[dict], int]:
+    """Payments newest first (created_at, then id, descending) and how many match.
+
+    `after` (created_at, id) of the last row of the previous page: the next page starts right after it (keyset
+    paging, read off the index whatever the depth); `offset` is for small values. With `count_bound`, counting stops
+    there: a total of count_bound + 1 means "more than count_bound"."""
+    where, params = _where(provider, merchant_id, status, out_trade_no, text, since, until)
+    counted = f"SELECT 1 FROM payments {where}" + (" LIMIT ?" if count_bound is not None else "")
+    total = conn.execute(f"SELECT COUNT(*) FROM ({counted})",
+                         (*params, count_bound + 1) if count_bound is not None else params).fetchone()[0]
+    if after is not None:
+        where, params = _where(provider, merchant_id, status, out_trade_no, text, since, until, after)
+    rows = fetch_all(conn, f"SELECT * FROM payments {where} {_ORDER} LIMIT ? OFFSET ?",
+                     (*params, limit, offset), _JSON)
     return rows, total
 
 
@@ -155,3 +189,24 @@ def merchant_refund(conn: sqlite3.Connection, merchant_id: str, provider: str, i
 
 def delete_all(conn: sqlite3.Connection) -> int:
     return conn.execute("DELETE FROM payments").rowcount
+
+
+def insert_many(conn: sqlite3.Connection, rows: list[tuple]) -> None:
+    """Rows made by encode(), in one statement run (the bulk path of the benchmark)."""
+    conn.executemany(_INSERT, rows)
+
+
+def created_before(conn: sqlite3.Connection, before: float, limit: int) -> list[str]:
+    """The oldest payments created before `before` (retention), oldest first."""
+    rows = conn.execute("SELECT id FROM payments WHERE created_at < ? ORDER BY created_at, id LIMIT ?",
+                        (before, limit))
+    return [r[0] for r in rows]
+
+
+def delete_many(conn: sqlite3.Connection, payment_ids: list[str]) -> int:
+    """Delete whole payments: their refunds, notifications (with attempts) and events go by the foreign keys'
+    cascades; ledger entries stay, their payment_id set to NULL."""
+    if not payment_ids:
+        return 0
+    return conn.execute(f"DELETE FROM payments WHERE id IN ({', '.join('?' * len(payment_ids))})",
+                        payment_ids).rowcount

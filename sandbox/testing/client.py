@@ -98,8 +98,10 @@ class _Calls:
     def clock(self):
         return self._request("GET", "/clock")
 
-    def advance(self, seconds: float):
-        return self._request("POST", "/clock/advance", {"seconds": seconds})
+    def advance(self, seconds: float, wait: bool = False):
+        """Move the sandbox clock forward; wait=True answers only once everything then due is done (expired and
+        rule-decided payments changed, due notifications attempted)."""
+        return self._request("POST", "/clock/advance", {"seconds": seconds, **({"wait": True} if wait else {})})
 
     def reset(self):
         return self._request("POST", "/reset")
