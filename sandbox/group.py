@@ -93,11 +93,13 @@ class Group:
 
     def supervise(self) -> None:
         """Until stopped: a worker that died (killed, crashed) is replaced; the others go on serving meanwhile."""
+        respawned = 0.0
         while not self.stopping:
             for i, proc in enumerate(self.procs):
-                if proc.poll() is not None and not self.stopping:
+                if proc.poll() is not None and not self.stopping and time.monotonic() - respawned >= 1.0:
                     log.warning("worker pid %d exited with %s; starting another", proc.pid, proc.returncode)
                     self.procs[i] = self.spawn()
+                    respawned = time.monotonic()  # one a second at most: a worker that cannot start is no busy loop
             self._drain_ready()
             time.sleep(0.2)
 
