@@ -48,7 +48,7 @@ def plain_error(exc: ValidationError, labels: dict[str, str] | None = None) -> F
     elif kind == "greater_than_equal":
         message = "cannot be negative" if ctx.get("ge") == 0 else f"must be at least {ctx.get('ge'):g}"
     elif kind == "less_than_equal":
-        message = f"must be at most {ctx.get('le'):g}" + (" seconds" if seconds else "")
+        message = f"must be at most {_limit(ctx.get('le'), field)}" + (" seconds" if seconds else "")
     elif kind in ("float_parsing", "float_type", "finite_number"):
         message = "must be a number"
     elif kind in ("int_parsing", "int_type", "int_from_float"):
@@ -88,6 +88,15 @@ def fen(fields: dict, name: str) -> int:
     if value <= 0:
         raise errors.InvalidInput("the amount must be more than 0.00")
     return value
+
+
+def _limit(value, field: str) -> str:
+    """A bound in plain figures: ¥ for amounts (fen), whole numbers with separators, never 1e+09."""
+    if field == "amount":
+        return fen_text(int(value))
+    if float(value).is_integer():
+        return f"{int(value):,}"
+    return f"{value:g}"
 
 
 MAX_PAGE = 10**6  # past any list the console shows; a larger ?page= is clamped, never an overflow in SQL

@@ -86,3 +86,14 @@ def test_patterns_re2_cannot_compile_are_refused_in_plain_words(sandbox, browser
     # what RE2 does take: named groups, classes, anchors
     added = sandbox.admin.add_rule(match={"out_trade_no_pattern": r"^(?P<shop>[A-Z]+)-\d{3,}$"})
     assert added["match"]["out_trade_no_pattern"] == r"^(?P<shop>[A-Z]+)-\d{3,}$"
+
+
+def test_the_rule_form_states_the_bounds_in_plain_figures(sandbox, browser):
+    for fields, field, message in [
+            ({"api_times": "9" * 30, "api_error": "yes"}, "api_times", "Must be at most 1,000,000,000"),
+            ({"after_s": "1e300"}, "after_s", "Must be at most 315,360,000 seconds"),
+            ({"notify_delay_s": "inf"}, "notify_delay_s", "Must be a number")]:
+        refused = browser.form("/_sandbox/rules", {"name": "bounded", **fields})
+        assert refused.status_code == 400, fields
+        assert f'data-field-error="{field}">{message}' in html.unescape(refused.text), fields
+    assert len(sandbox.admin.rules()["rules"]) == 6
