@@ -8,6 +8,7 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 
+from .. import jsonbody
 from ..appkeys import ENGINE, PROVIDERS, SETTINGS
 from ..templating import zone_label
 from .security import CSRF_KEY, set_cookie
@@ -65,7 +66,7 @@ def read_flash(request: web.Request) -> dict | None:
     if not raw:
         return None
     try:
-        flash = json.loads(urllib.parse.unquote(raw))
+        flash = jsonbody.loads(urllib.parse.unquote(raw))  # a cookie: anybody's text, bounded like any body
         return {"level": str(flash.get("level", "ok")), "message": str(flash.get("message", ""))}
     except (ValueError, AttributeError):
         return None

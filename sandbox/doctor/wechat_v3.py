@@ -14,6 +14,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
+from .. import jsonbody
 from ..providers.wechat.v3_crypto import AuthorizationError, parse_authorization
 from . import MAX_OTHER_KEYS, KnownKey, diagnosis, duration, public_fingerprint, public_key, show
 
@@ -153,8 +154,8 @@ def _variants(method: str, path: str, ts: str, nonce: str, body: bytes, host: st
         out += once("the body was left out of the signed string, but the GET request sends one",
                     "body sent but not signed", message(method, path, ts, nonce, b""))
     try:
-        parsed = json.loads(body) if body else None
-    except ValueError:
+        parsed = jsonbody.loads(body) if body else None  # bounded: the body is anybody's
+    except jsonbody.BodyError:
         parsed = None
     if parsed is not None:
         for seps, ascii_, sort in _JSON_STYLES:

@@ -106,6 +106,15 @@ def test_wechat_v3_answers_param_error(sandbox, body):
     assert answer.json()["code"] == "PARAM_ERROR"
 
 
+@pytest.mark.parametrize("body", [DEEP, b'{"description": ' + SURROGATE.encode() + b"}"], ids=["deep", "surrogate"])
+def test_wechat_v3_badly_signed_hostile_bodies_are_sign_errors(sandbox, body):
+    """The signature doctor looks into a refused call's body too: bounded like everything else."""
+    creds = credentials(sandbox, "demo-wechat-pubkey")
+    answer = v3_request(sandbox, creds, "POST", "/v3/pay/transactions/native", body, signed_body=b"other bytes")
+    assert answer.status_code == 401, answer.text
+    assert answer.json()["code"] == "SIGN_ERROR"
+
+
 def test_alipay_biz_content_too_deep_is_invalid_parameter(sandbox):
     creds = sandbox.admin.merchant("demo-alipay")["credentials"]["alipay"]
     params = alipay_signing.build_request("alipay.trade.precreate", {"x": 1}, app_id=creds["app_id"])
@@ -158,6 +167,12 @@ def test_admin_api_rules_are_bounded(sandbox, rule, field):
     assert answer.status_code == 400, answer.text
     assert field in answer.json()["error"]["message"]
     assert len(sandbox.admin.rules()["rules"]) == 6  # the shipped ones only
+
+
+@pytest.mark.parametrize("cookie", ["%5B" * 2000, "%7B%22message%22%3A%22x%5Cudfff%22%7D"], ids=["deep", "surrogate"])
+def test_a_hostile_flash_cookie_is_ignored(sandbox, cookie):
+    answer = requests.get(f"{sandbox.url}/_sandbox/", cookies={"sandbox_flash": cookie}, timeout=10)
+    assert answer.status_code == 200 and 'class="flash' not in answer.text
 
 
 def test_console_page_numbers_are_clamped(sandbox):
