@@ -6,6 +6,10 @@ watch), the same creates with the request journal off (--journal-keep 0), signed
 notifications to a local receiver, and the sandbox's memory; and the workers axis: QuickPay creates and the bare
 handler with 1 and with --workers N processes (bench/workers.py). Throughput lines also give the server process's CPU
 time per request, the steadier figure on a shared machine.
+
+python -m sandbox.bench --scale N [--backlog B] runs the scale benchmark instead (bench/scale.py): N payments filled
+through the bulk engine path, then lookups, id search, deep keyset pages, a clock jump over B expiring payments,
+restart time and bytes per payment.
 """
 from __future__ import annotations
 
@@ -20,6 +24,7 @@ import aiohttp
 from aiohttp import web
 
 from .load import LoadResult, measured, run_load
+from .scale import bench_scale
 from .servers import Process, start_bare, start_sandbox
 from .signed import signed_scenarios
 from .workers import bench_workers
@@ -109,14 +114,14 @@ async def bench_notifies(sandbox_url: str, count: int, concurrency: int) -> dict
 
     await run_load("(setup) create for notify", create, total=count, concurrency=concurrency, warmup=0)
     async with aiohttp.ClientSession() as session:
-        offset = 0
+        cursor = None
         while True:
-            async with session.get(f"{admin}/payments", params={"limit": 500, "offset": offset,
-                                                                  "q": "N-"}) as r:
+            params = {"limit": 500, "q": "N-", **({"after": cursor} if cursor else {})}
+            async with session.get(f"{admin}/payments", params=params) as r:
                 page = await r.json()
             ids += [p["id"] for p in page["payments"] if p["out_trade_no"].startswith("N-")]
-            offset += 500
-            if offset >= page["total"]:
+            cursor = page["next"]
+            if cursor is None:
                 break
 
     # Succeed every payment with its notify held an hour back on the sandbox clock, then release them at once.
@@ -150,6 +155,9 @@ def report_memory(label: str, process: Process) -> str:
 
 async def main_async(args) -> None:
     with tempfile.TemporaryDirectory(prefix="sandbox-bench-") as tmp:
+        if args.scale:
+            print("\n".join(await bench_scale(Path(tmp), args.scale, args.backlog)))
+            return
         if args.only_workers:
             print("\n".join([f"payment sandbox benchmark, workers axis: {args.requests} requests per run, "
                               f"{args.concurrency} clients"]
@@ -194,6 +202,13 @@ def main() -> None:
                         help="also measure QuickPay creates and the bare handler with this many worker processes "
                              "against one (%(default)s; 1 leaves the axis out)")
     parser.add_argument("--only-workers", action="store_true", help="run the workers axis alone")
+    parser.add_argument("--scale", type=int, metavar="N",
+                        help="instead: fill N payments through the bulk engine path and report lookups, search, "
+                             "deep pages, a clock jump over the backlog, restart time and bytes per payment "
+                             "(bench/scale.py)")
+    parser.add_argument("--backlog", type=int, default=50_000,
+                        help="with --scale: how many of the payments are unpaid and expire in the clock jump "
+                             "(%(default)s)")
     asyncio.run(main_async(parser.parse_args()))
 
 

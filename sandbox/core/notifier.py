@@ -100,23 +100,31 @@ class Notifier:
     async def _start_due(self) -> int:
         """Start what is due and has room (globally and on its host); > 0 when the loop should look again at once."""
         limit = self.batch + len(self._in_flight) + self._skipped
-        due = await self.engine.due_notifications(limit)
-        started = skipped = 0
-        for notification in due:
-            if len(self._in_flight) >= self.max_in_flight:
+        # Only ids and URLs are read for the window (the loop looks again after every attempt): whole rows are read
+        # for the notifications that start, so a long queue to one busy host costs little per look.
+        due = await self.engine.due_notification_urls(limit)
+        chosen: dict[str, str] = {}
+        skipped = 0
+        for notification_id, url in due:
+            if len(self._in_flight) + len(chosen) >= self.max_in_flight:
                 break  # a finishing attempt wakes the loop
-            if notification.id in self._in_flight:
+            if notification_id in self._in_flight:
                 continue
-            host = host_key(notification.url)
+            host = host_key(url)
             if self._per_host[host] >= self.per_host:
                 skipped += 1  # its host is full: it stays due, and one of the host's attempts ending wakes the loop
                 continue
-            self._in_flight.add(notification.id)
+            chosen[notification_id] = host
             self._per_host[host] += 1
-            task = asyncio.create_task(self._deliver(notification, host))
+        self._in_flight.update(chosen)
+        started = 0
+        for notification in await self.engine.pending_notifications(list(chosen)) if chosen else []:
+            task = asyncio.create_task(self._deliver(notification, chosen.pop(notification.id)))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
             started += 1
+        for notification_id, host in chosen.items():  # no longer pending (suppressed, delivered, reset) meanwhile
+            self._release(notification_id, host)
         self._skipped = skipped
         if not started and skipped and len(due) == limit and len(self._in_flight) < self.max_in_flight:
             return 1  # the whole window was full hosts' notifications: read further (the window grows by `batch`)
@@ -129,11 +137,14 @@ class Notifier:
         except Exception:
             log.exception("delivering notification %s failed", notification.id)
         finally:
-            self._in_flight.discard(notification.id)
-            self._per_host[host] -= 1
-            if self._per_host[host] <= 0:
-                del self._per_host[host]
+            self._release(notification.id, host)
             self.wake.set()
+
+    def _release(self, notification_id: str, host: str) -> None:
+        self._in_flight.discard(notification_id)
+        self._per_host[host] -= 1
+        if self._per_host[host] <= 0:
+            del self._per_host[host]
 
     async def attempt(self, notification: Notification) -> dict[str, Any]:
         """Render, send and judge one attempt; never raises for the merchant's failures."""

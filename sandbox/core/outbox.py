@@ -131,6 +131,15 @@ class NotificationOperations:
         rows = await self.db.read(lambda conn: notifications_store.due(conn, now, limit))
         return [Notification.model_validate(r) for r in rows]
 
+    async def due_notification_urls(self, limit: int) -> list[tuple[str, str]]:
+        """(id, url) of the due notifications, oldest due first: cheap to read many times over."""
+        now = self.clock.now()
+        return await self.db.read(lambda conn: notifications_store.due_urls(conn, now, limit))
+
+    async def pending_notifications(self, notification_ids: list[str]) -> list[Notification]:
+        rows = await self.db.read(lambda conn: notifications_store.pending_by_ids(conn, notification_ids))
+        return [Notification.model_validate(r) for r in rows]
+
     async def next_notification_time(self) -> float | None:
         return await self.db.read(notifications_store.next_due)
 

@@ -57,6 +57,23 @@ def due(conn: sqlite3.Connection, now: float, limit: int) -> list[dict]:
     )
 
 
+def due_urls(conn: sqlite3.Connection, now: float, limit: int) -> list[tuple[str, str]]:
+    """(id, url) of due notifications, in due order: what the notifier picks from before reading whole rows."""
+    return [(r[0], r[1]) for r in conn.execute(
+        "SELECT id, url FROM notifications WHERE status = 'pending' AND next_attempt_at <= ? "
+        "ORDER BY next_attempt_at, rowid LIMIT ?", (now, limit))]
+
+
+def pending_by_ids(conn: sqlite3.Connection, notification_ids: list[str]) -> list[dict]:
+    """The pending ones among these notifications, whole rows, in the order of the ids."""
+    if not notification_ids:
+        return []
+    rows = fetch_all(conn, f"SELECT * FROM notifications WHERE status = 'pending' AND id IN "
+                           f"({', '.join('?' * len(notification_ids))})", tuple(notification_ids), _JSON)
+    order = {notification_id: i for i, notification_id in enumerate(notification_ids)}
+    return sorted(rows, key=lambda row: order[row["id"]])
+
+
 def any_due(conn: sqlite3.Connection, now: float) -> bool:
     """Whether a pending notification is due (or being attempted) at `now`."""
     return conn.execute("SELECT 1 FROM notifications WHERE status = 'pending' AND next_attempt_at <= ? LIMIT 1",
