@@ -19,9 +19,10 @@ journaled, is due again on the next start: at least once).
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
-from collections import Counter
+from collections import Counter, deque
 from typing import Any
 
 import aiohttp
@@ -34,6 +35,7 @@ from .targets import GuardedResolver, NotifyTargets, TargetRefused
 log = logging.getLogger(__name__)
 
 RESPONSE_BODY_LIMIT = 64 * 1024
+WINDOW_EVERY_S = 0.1  # how often the due window is read whole while full hosts' backlogs are being worked off
 
 
 class Notifier:
@@ -51,6 +53,11 @@ class Notifier:
         self._in_flight: set[str] = set()
         self._per_host: Counter[str] = Counter()  # host:port -> attempts in flight there
         self._skipped = 0  # due notifications the last pass left for their full hosts: the next pass reads past them
+        # What the last full pass left behind, per full host, in due order: as that host's attempts end, its next ones
+        # start from here, and the whole window is read again only every WINDOW_EVERY_S (or when these run out), so a
+        # backlog of thousands to one host is not re-read after every attempt.
+        self._behind: dict[str, deque[str]] = {}
+        self._window_read_at = 0.0
         self._tasks: set[asyncio.Task] = set()
         self._runner: asyncio.Task | None = None
         self._stopping = False
@@ -99,6 +106,19 @@ class Notifier:
 
     async def _start_due(self) -> int:
         """Start what is due and has room (globally and on its host); > 0 when the loop should look again at once."""
+        if time.monotonic() - self._window_read_at < WINDOW_EVERY_S:
+            chosen = {}
+            for host, waiting in self._behind.items():
+                while waiting and self._per_host[host] < self.per_host \
+                        and len(self._in_flight) + len(chosen) < self.max_in_flight:
+                    notification_id = waiting.popleft()
+                    if notification_id not in self._in_flight:
+                        chosen[notification_id] = host
+                        self._per_host[host] += 1
+            if chosen:
+                return await self._start(chosen)
+        self._window_read_at = time.monotonic()
+        self._behind = {}
         limit = self.batch + len(self._in_flight) + self._skipped
         # Only ids and URLs are read for the window (the loop looks again after every attempt): whole rows are read
         # for the notifications that start, so a long queue to one busy host costs little per look.
@@ -113,9 +133,18 @@ class Notifier:
             host = host_key(url)
             if self._per_host[host] >= self.per_host:
                 skipped += 1  # its host is full: it stays due, and one of the host's attempts ending wakes the loop
+                self._behind.setdefault(host, deque()).append(notification_id)
                 continue
             chosen[notification_id] = host
             self._per_host[host] += 1
+        started = await self._start(chosen)
+        self._skipped = skipped
+        if not started and skipped and len(due) == limit and len(self._in_flight) < self.max_in_flight:
+            return 1  # the whole window was full hosts' notifications: read further (the window grows by `batch`)
+        return started
+
+    async def _start(self, chosen: dict[str, str]) -> int:
+        """Start these notifications (id -> host, already counted on their hosts) that are still pending and due."""
         self._in_flight.update(chosen)
         started = 0
         for notification in await self.engine.pending_notifications(list(chosen)) if chosen else []:
@@ -125,9 +154,6 @@ class Notifier:
             started += 1
         for notification_id, host in chosen.items():  # no longer pending (suppressed, delivered, reset) meanwhile
             self._release(notification_id, host)
-        self._skipped = skipped
-        if not started and skipped and len(due) == limit and len(self._in_flight) < self.max_in_flight:
-            return 1  # the whole window was full hosts' notifications: read further (the window grows by `batch`)
         return started
 
     async def _deliver(self, notification: Notification, host: str) -> None:
@@ -187,6 +213,7 @@ class Notifier:
         return record
 
 
+@functools.lru_cache(maxsize=4096)
 def host_key(url: str) -> str:
     """host:port of a notify URL (the port explicit or the scheme's): what per-host fairness counts by."""
     try:

@@ -137,7 +137,8 @@ class NotificationOperations:
         return await self.db.read(lambda conn: notifications_store.due_urls(conn, now, limit))
 
     async def pending_notifications(self, notification_ids: list[str]) -> list[Notification]:
-        rows = await self.db.read(lambda conn: notifications_store.pending_by_ids(conn, notification_ids))
+        now = self.clock.now()
+        rows = await self.db.read(lambda conn: notifications_store.pending_by_ids(conn, notification_ids, now))
         return [Notification.model_validate(r) for r in rows]
 
     async def next_notification_time(self) -> float | None:

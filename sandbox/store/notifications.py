@@ -64,12 +64,12 @@ def due_urls(conn: sqlite3.Connection, now: float, limit: int) -> list[tuple[str
         "ORDER BY next_attempt_at, rowid LIMIT ?", (now, limit))]
 
 
-def pending_by_ids(conn: sqlite3.Connection, notification_ids: list[str]) -> list[dict]:
-    """The pending ones among these notifications, whole rows, in the order of the ids."""
+def pending_by_ids(conn: sqlite3.Connection, notification_ids: list[str], now: float) -> list[dict]:
+    """Those among these notifications still pending and due at `now`, whole rows, in the order of the ids."""
     if not notification_ids:
         return []
-    rows = fetch_all(conn, f"SELECT * FROM notifications WHERE status = 'pending' AND id IN "
-                           f"({', '.join('?' * len(notification_ids))})", tuple(notification_ids), _JSON)
+    rows = fetch_all(conn, f"SELECT * FROM notifications WHERE status = 'pending' AND next_attempt_at <= ? AND id IN "
+                           f"({', '.join('?' * len(notification_ids))})", (now, *notification_ids), _JSON)
     order = {notification_id: i for i, notification_id in enumerate(notification_ids)}
     return sorted(rows, key=lambda row: order[row["id"]])
 
