@@ -48,6 +48,7 @@ class BacklogOperations:
         """Carry out every due action (in batches) and wait until no notification is due any more (each attempted,
         then delivered or rescheduled for later on the sandbox clock). False if that took longer than timeout_s."""
         deadline = time.monotonic() + timeout_s
+        self._wake_notifier()
         while True:
             while await self.run_due_actions():
                 if time.monotonic() > deadline:
@@ -62,8 +63,7 @@ class BacklogOperations:
                 return True
             if time.monotonic() > deadline:
                 return False
-            self._wake_notifier()
-            await asyncio.sleep(0.02)
+            await asyncio.sleep(0.05)
 
     async def trim_older_than(self, days: float, batch: int = TRIM_BATCH) -> int:
         """Delete every payment created more than `days` ago on the sandbox clock, with its refunds, notifications,

@@ -117,6 +117,8 @@ class Notifier:
                         self._per_host[host] += 1
             if chosen:
                 return await self._start(chosen)
+            if any(self._behind.values()):
+                return 0  # those hosts are still full: one of their attempts ending wakes the loop
         self._window_read_at = time.monotonic()
         self._behind = {}
         limit = self.batch + len(self._in_flight) + self._skipped
