@@ -271,6 +271,7 @@ def _check_kind(kind: str, body: models._Order, partner: bool) -> dict:
     _check_notify_url(body.notify_url, "通知地址")
     return payer
 
+
 def _check_notify_url(url: str | None, name: str) -> None:
     """APIv3's own check of notify_url (its pattern refuses query parameters), in its own words; the sandbox also
     refuses a user name or password in it."""
