@@ -6,6 +6,7 @@ these same functions, so a button and an API call cannot behave differently.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 import sqlite3
 from typing import Any, Mapping
@@ -74,6 +75,7 @@ class Engine(RefundOperations, NotificationOperations, LedgerOperations, AppData
         self.notifications_changed = None  # set by the notifier: an asyncio.Event to wake it
         self.on_deadline = None  # set by the scheduler: called with a new expiry / rule time
         self._due_stuck: dict[str, float] = {}  # due actions refused (payment id -> when), retried later
+        self._due_lock = asyncio.Lock()  # the scheduler and a waiting clock advance take turns, never the same batch
 
     async def load(self) -> None:
         """Read what the engine keeps in memory: merchants (looked up on every request), rules, clock offset."""
@@ -340,6 +342,10 @@ class Engine(RefundOperations, NotificationOperations, LedgerOperations, AppData
 
         A payment whose action is refused (a debit short of money) stays pending and is left out for a while
         (DUE_RETRY_S on the sandbox clock), so it does not hold up the others."""
+        async with self._due_lock:
+            return await self._run_due_batch(limit)
+
+    async def _run_due_batch(self, limit: int) -> int:
         now = self.clock.now()
         stuck = self._due_stuck
         for payment_id in [p for p, at in stuck.items() if at + DUE_RETRY_S <= now]:
