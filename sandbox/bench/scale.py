@@ -161,18 +161,43 @@ async def bench_scale(tmp: Path, n: int, backlog: int) -> list[str]:
         ]
         try:
             async with aiohttp.ClientSession() as session:
+                started = time.perf_counter()
+                async with session.get(lookups[0][1][0]) as r:
+                    await r.read()
+                lines.append(f"  first lookup after the restart            {(time.perf_counter() - started) * 1000:8.1f} ms")
+                await asyncio.sleep(3)  # the new process settles (first queries, caches); then each lookup warm
+                for label, urls in lookups:
+                    async with session.get(urls[-1]) as r:
+                        await r.read()
                 for label, urls in lookups:
                     lines.append(f"  {label:<44} {await median_ms(session, urls):8.1f} ms")
+                pending_url = f"{api}?status=PENDING&limit=1&since={filled_at - 60}"  # the backlog came last
+                closed_after: list[float] = []
+
+                async def watch_closes() -> None:  # when the last expired payment is closed, notifies aside
+                    async with aiohttp.ClientSession() as watcher:
+                        while True:
+                            async with watcher.get(pending_url) as r:
+                                if (await r.json())["total"] == 0:
+                                    closed_after.append(time.perf_counter() - started)
+                                    return
+                            await asyncio.sleep(0.1)
+
                 started = time.perf_counter()
+                watcher = asyncio.create_task(watch_closes())
                 async with session.post(f"{url}/_sandbox/api/clock/advance",
-                                        json={"seconds": 3 * 3600, "wait": True, "wait_timeout_s": 3600}) as r:
+                                        json={"seconds": 3 * 3600, "wait": True, "wait_timeout_s": 3600},
+                                        timeout=aiohttp.ClientTimeout(total=None)) as r:
                     answer = await r.json()
                     assert r.status == 200, answer
                 jump_s = time.perf_counter() - started
-                async with session.get(f"{api}?status=PENDING&limit=1&since={filled_at - 60}") as r:
-                    left = (await r.json())["total"]  # the backlog was created last, after filled_at
-                lines.append(f"  3 h clock jump, wait: true           {jump_s:8.2f} s   ({backlog / jump_s:,.0f} "
-                             f"payments/s closed, ~{backlog // 3:,} TRADE_CLOSED notifies delivered; "
+                await asyncio.wait_for(watcher, 60)
+                async with session.get(pending_url) as r:
+                    left = (await r.json())["total"]
+                lines.append(f"  3 h clock jump: backlog closed in    {closed_after[0]:8.2f} s   "
+                             f"({backlog / closed_after[0]:,.0f} payments/s)")
+                lines.append(f"  ... wait: true answered after        {jump_s:8.2f} s   (with ~{backlog // 3:,} "
+                             f"TRADE_CLOSED notifies to one host delivered: {backlog // 3 / jump_s:,.0f}/s; "
                              f"{left:,} still pending)")
         finally:
             sandbox.stop()

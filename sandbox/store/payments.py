@@ -76,7 +76,8 @@ _ORDER = "ORDER BY created_at DESC, id DESC"
 _FTS_MIN = 3  # the trigram index finds fragments of 3 characters or more; shorter ones are matched as prefixes
 
 
-def _where(provider, merchant_id, status, out_trade_no, text, since, until, after=None) -> tuple[str, list]:
+def _where(provider, merchant_id, status, out_trade_no, text, since, until, after=None,
+           dense: bool = False) -> tuple[str, list]:
     # With a text, the id index (trigrams or prefixes) drives the query: the other columns are compared as +column,
     # which no index serves, so the planner never walks every payment of a provider checking each against it.
     c = "+" if text else ""
@@ -100,6 +101,9 @@ def _where(provider, merchant_id, status, out_trade_no, text, since, until, afte
             # a phrase of the fragment's trigrams: the fragment anywhere in any id (case-insensitive)
             clauses.append("rowid IN (SELECT rowid FROM payments_ids WHERE payments_ids MATCH ?)")
             params.append('"' + text.replace('"', '""') + '"')
+        elif dense:  # a short prefix that many payments share: checked on each row, walking the list newest first
+            clauses.append("(id = ? OR substr(out_trade_no, 1, ?) = ? OR substr(provider_trade_no, 1, ?) = ?)")
+            params.extend([text, len(text), text, len(text), text])
         else:  # too short for trigrams: our id equal to it, the order numbers equal to it or starting with it
             clauses.append("(id = ? OR (out_trade_no >= ? AND out_trade_no < ?)"
                            " OR (provider_trade_no >= ? AND provider_trade_no < ?))")
@@ -122,9 +126,13 @@ def search(
     counted = f"SELECT 1 FROM payments {where}" + (" LIMIT ?" if count_bound is not None else "")
     total = conn.execute(f"SELECT COUNT(*) FROM ({counted})",
                          (*params, count_bound + 1) if count_bound is not None else params).fetchone()[0]
-    if after is not None:
-        where, params = _where(provider, merchant_id, status, out_trade_no, text, since, until, after)
-    rows = fetch_all(conn, f"SELECT * FROM payments {where} {_ORDER} LIMIT ? OFFSET ?",
+    # A one- or two-character prefix matching more than count_bound payments: sorting all of them would take long,
+    # while walking the list newest first meets a page of them soon.
+    dense = bool(text) and len(text) < _FTS_MIN and count_bound is not None and total > count_bound
+    if after is not None or dense:
+        where, params = _where(provider, merchant_id, status, out_trade_no, text, since, until, after, dense)
+    table = "payments INDEXED BY payments_created" if dense else "payments"
+    rows = fetch_all(conn, f"SELECT * FROM {table} {where} {_ORDER} LIMIT ? OFFSET ?",
                      (*params, limit, offset), _JSON)
     return rows, total
 

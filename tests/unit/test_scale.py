@@ -89,6 +89,7 @@ async def test_every_lookup_of_the_console_and_api_is_served_by_an_index(engine)
         recorded = Recording(conn)
         for filters in LIST_FILTERS:
             payments_store.search(recorded, limit=26, count_bound=payments_store.COUNT_BOUND, **filters)
+        payments_store.search(recorded, text="O", count_bound=3, limit=26)  # a short prefix many payments share
         payments_store.by_out_trade_no(recorded, "m1", "test", "O-1")
         payments_store.by_provider_trade_no(recorded, "test", "T-O-1")
         payments_store.get(recorded, "pay_x")
@@ -106,6 +107,8 @@ async def test_every_lookup_of_the_console_and_api_is_served_by_an_index(engine)
     by_sql = {sql: " / ".join(plan) for sql, plan in found}
     page = next(s for s in by_sql if s.startswith("SELECT * FROM payments WHERE status = ?"))
     assert "payments_status_created" in by_sql[page] and "TEMP B-TREE" not in by_sql[page]
+    dense = next(s for s in by_sql if "INDEXED BY" in s)
+    assert "payments_created" in by_sql[dense] and "TEMP B-TREE" not in by_sql[dense]
     fts = next(s for s in by_sql if "MATCH" in s and s.startswith("SELECT *"))
     assert "payments_ids VIRTUAL TABLE" in by_sql[fts] and "rowid=?" in by_sql[fts]
 
@@ -135,6 +138,9 @@ async def test_a_fragment_of_every_kind_of_id_finds_its_payment(engine):
     assert await ids_found(engine, "T1") == {others[1].id}
     assert await ids_found(engine, "SH") == {wechat.id}
     assert await ids_found(engine, "04") == set()  # not a prefix: no substring search this short
+    shared, _ = await engine.list_payments(text="OT", limit=3, count_bound=2)  # more than the bound share it
+    sorted_, _ = await engine.list_payments(text="OT", limit=3)  # the same page, sorted from the prefix index
+    assert [p.id for p in shared] == [p.id for p in sorted_] and {p.out_trade_no[:5] for p in shared} == {"OTHER"}
     # kept in step: a changed provider id is found by its new value only, a deleted payment not at all
     await engine.db.transaction(lambda conn: conn.execute(
         "UPDATE payments SET provider_ids = ? WHERE id = ?", ('{"prepay_id": "wx99newvalue"}', others[0].id)))
