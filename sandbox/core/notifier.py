@@ -58,6 +58,7 @@ class Notifier:
         # backlog of thousands to one host is not re-read after every attempt.
         self._behind: dict[str, deque[str]] = {}
         self._window_read_at = 0.0
+        self._window_every = WINDOW_EVERY_S
         self._tasks: set[asyncio.Task] = set()
         self._runner: asyncio.Task | None = None
         self._stopping = False
@@ -106,7 +107,7 @@ class Notifier:
 
     async def _start_due(self) -> int:
         """Start what is due and has room (globally and on its host); > 0 when the loop should look again at once."""
-        if time.monotonic() - self._window_read_at < WINDOW_EVERY_S:
+        if time.monotonic() < self._window_read_at + self._window_every:
             chosen = {}
             for host, waiting in self._behind.items():
                 while waiting and self._per_host[host] < self.per_host \
@@ -122,9 +123,9 @@ class Notifier:
         self._window_read_at = time.monotonic()
         self._behind = {}
         limit = self.batch + len(self._in_flight) + self._skipped
+        due = await self.engine.due_notification_urls(limit)
         # Only ids and URLs are read for the window (the loop looks again after every attempt): whole rows are read
         # for the notifications that start, so a long queue to one busy host costs little per look.
-        due = await self.engine.due_notification_urls(limit)
         chosen: dict[str, str] = {}
         skipped = 0
         for notification_id, url in due:
@@ -139,6 +140,8 @@ class Notifier:
                 continue
             chosen[notification_id] = host
             self._per_host[host] += 1
+        # reading and sorting a long window takes a while: read it again only after ten times that (or WINDOW_EVERY_S)
+        self._window_every = max(WINDOW_EVERY_S, 10 * (time.monotonic() - self._window_read_at))
         started = await self._start(chosen)
         self._skipped = skipped
         if not started and skipped and len(due) == limit and len(self._in_flight) < self.max_in_flight:
