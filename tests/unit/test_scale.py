@@ -107,7 +107,9 @@ async def test_every_lookup_of_the_console_and_api_is_served_by_an_index(engine)
     by_sql = {sql: " / ".join(plan) for sql, plan in found}
     page = next(s for s in by_sql if s.startswith("SELECT * FROM payments WHERE status = ?"))
     assert "payments_status_created" in by_sql[page] and "TEMP B-TREE" not in by_sql[page]
-    dense = next(s for s in by_sql if "INDEXED BY" in s)
+    due = next(s for s in by_sql if "expires_at <= ?" in s)  # not (status, created_at, id): every pending payment
+    assert "payments_auto_action" in by_sql[due] and "payments_expiry" in by_sql[due]
+    dense = next(s for s in by_sql if "INDEXED BY payments_created" in s)
     assert "payments_created" in by_sql[dense] and "TEMP B-TREE" not in by_sql[dense]
     fts = next(s for s in by_sql if "MATCH" in s and s.startswith("SELECT *"))
     assert "payments_ids VIRTUAL TABLE" in by_sql[fts] and "rowid=?" in by_sql[fts]
