@@ -194,8 +194,8 @@ class Engine(RefundOperations, NotificationOperations, LedgerOperations, AppData
         event_row = events_store.encode({
             "payment_id": payment.id, "at": now, "kind": "state",
             "summary": f"created ({payment.trade_type}, {payment.amount} fen)",
-            "data": {"status": payment.status.value, "request": new.raw_request,
-                     "rule": rule.name or rule.id if rule else None}})
+            # The raw request is kept once, in the payment's row; payment_detail puts it back on this event.
+            "data": {"status": payment.status.value, "rule": rule.name or rule.id if rule else None}})
         return payment, payment_row, event_row
 
     async def get_payment(self, payment_id: str) -> Payment:
@@ -232,6 +232,8 @@ class Engine(RefundOperations, NotificationOperations, LedgerOperations, AppData
         if found is None:
             raise errors.PaymentNotFound(f"no payment {payment_id!r}")
         payment, refunds, notes, events = found
+        if events and events[0]["kind"] == "state" and "request" not in events[0]["data"]:
+            events[0]["data"]["request"] = payment["raw_request"]  # the created event; see _new_rows
         return {
             "payment": Payment.model_validate(payment),
             "refunds": [Refund.model_validate(r) for r in refunds],

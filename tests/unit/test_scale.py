@@ -338,3 +338,14 @@ def test_keep_days_runs_retention_in_the_background(tmp_path):
         assert server.admin.payments(out_trade_no="OLD-1")["total"] == 0
         assert [p["id"] for p in server.admin.payments()["payments"]] == [new.id]
         assert old.id != new.id
+
+
+async def test_the_raw_request_is_stored_once_and_shown_on_the_created_event(engine):
+    raw = '{"out_trade_no": "RAW-1", "description": "茶 \\u2028"}'
+    payment, _ = await engine.create_payment(new_payment("RAW-1", raw_request=raw))
+    stored = await engine.db.read(lambda conn: [row[0] for row in conn.execute(
+        "SELECT data FROM events WHERE payment_id = ?", (payment.id,))])
+    assert len(stored) == 1 and "RAW-1" not in stored[0]  # only the payment's row holds it
+    detail = await engine.payment_detail(payment.id)
+    assert detail["payment"].raw_request == raw
+    assert detail["events"][0].data == {"status": "PENDING", "rule": None, "request": raw}
