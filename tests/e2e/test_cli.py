@@ -23,6 +23,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def readme_banner() -> list[str]:
+    """The banner block under "It prints where everything is:" in the README."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = text.split("It prints where everything is:\n\n```\n", 1)[1].split("```", 1)[0]
+    return block.rstrip("\n").split("\n")
+
+
 def console_script() -> Path:
     """The `payment-sandbox` command pip installed beside this interpreter (`pip install -e .` or `pip install .`)."""
     script = Path(sys.executable).parent / "payment-sandbox"
@@ -60,6 +67,10 @@ def test_the_command_starts_the_sandbox_from_any_folder_and_logs_each_request(co
             banner.append(lines.get(timeout=60).rstrip("\n"))
         assert banner[0].startswith(f"Payment sandbox on http://127.0.0.1:{port}")
         assert any("demo-quickpay" in line for line in banner)  # the packaged fixtures, not the cwd's
+        # What the README's "Two commands" shows a newcomer is what they see, line for line.
+        shown = [line.replace(str(port), "8080").replace(f"(database {tmp_path / 's.db'})", "(database sandbox.db)")
+                 for line in banner]
+        assert shown == readme_banner()
         url = f"http://127.0.0.1:{port}"
         assert requests.get(f"{url}/", allow_redirects=False, timeout=10).headers["Location"] == "/_sandbox/"
         answer = requests.post(f"{url}/QuickPay/Query", json={"store_no": "QP10000001", "order_no": "NONE"},
