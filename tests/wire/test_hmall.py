@@ -253,3 +253,11 @@ def test_the_caller_pays_from_their_own_balance_not_the_orderers(sandbox):
     pay_order_id = apply(sandbox, token(sandbox, "rose"), biz_order_no=ROSE_ORDER, amount=450).text
     assert pay(sandbox, token(sandbox, "jack"), pay_order_id).status_code == 200
     assert (balance(sandbox, 1), balance(sandbox, 2)) == (1_000_000 - 450, 1_000_000)
+
+
+def test_a_path_id_that_is_no_number_is_the_originals_500_not_a_body_error(sandbox):
+    # Spring cannot convert the path's Long: MethodArgumentTypeMismatchException falls to the advice's catch-all
+    auth = token(sandbox)
+    assert envelope(pay(sandbox, auth, "abc")) == error(500, "服务器内部异常")
+    answer = requests.get(f"{sandbox.url}/pay-orders/biz/abc", headers={"authorization": auth}, timeout=10)
+    assert envelope(answer) == error(500, "服务器内部异常")

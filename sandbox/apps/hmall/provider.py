@@ -267,8 +267,8 @@ class HmallApp:
         caller = await self._caller(request, merchant)
         try:
             pay_order_id = int(request.match_info["id"])
-        except ValueError:
-            raise HmallError(400, wire.BAD_REQUEST) from None
+        except ValueError:  # Spring's MethodArgumentTypeMismatchException: the advice's catch-all, 500
+            raise HmallError(500, wire.SERVER_ERROR) from None
         form = await self._body(request, models.PayOrderForm, ("id",))
         payment = await self.engine.find_by_provider_trade_no(wire.APP, str(pay_order_id))  # the path id wins
         if payment is None or payment.merchant_id != merchant.id:
@@ -301,8 +301,8 @@ class HmallApp:
         await self._caller(request, merchant)
         try:
             biz_order_no = int(request.match_info["biz_order_no"])
-        except ValueError:
-            raise HmallError(400, wire.BAD_REQUEST) from None
+        except ValueError:  # a path Long that is no number: the advice's catch-all, 500 (not a body error)
+            raise HmallError(500, wire.SERVER_ERROR) from None
         payment = await self.engine.find_payment(merchant.id, wire.APP, str(biz_order_no))
         if payment is None:
             return web.Response(status=200)  # Spring writes a null body as nothing
