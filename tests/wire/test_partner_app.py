@@ -457,3 +457,13 @@ def test_a_partner_without_alipay_gets_the_envelope(sandbox, key):
     assert pay(sandbox, other_key, order_fields(user_id=user))["result"]["order_info"]["order_price"] == 5
     (mine,) = api(sandbox, "GET", "/accounts", merchant="partner-2", owner=user)["accounts"]
     assert mine["balance"] == 5
+
+
+def test_with_checking_off_the_sign_may_be_left_out(sandbox, key):
+    assert pay(sandbox, None, order_fields()) == error("sign", "签名不能为空")  # checking on: required
+    api(sandbox, "POST", "/apps/partner/actions/settings", {"merchant_id": MERCHANT, "check_sign": False})
+    answer = pay(sandbox, None, order_fields())
+    assert (answer["code"], answer["msg"], answer["result"]["order_info"]["order_status"]) == (1, "操作成功", 1)
+    assert pay(sandbox, None, order_fields(gift_pos_id=None)) == error("gift_pos_id", "礼包id不能为空")
+    api(sandbox, "POST", "/apps/partner/actions/settings", {"merchant_id": MERCHANT, "check_sign": True})
+    assert pay(sandbox, None, order_fields()) == error("sign", "签名不能为空")

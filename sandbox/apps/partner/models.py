@@ -35,6 +35,11 @@ class PayBody(BaseModel):
     sign: Text64
 
 
+class UnsignedPayBody(PayBody):
+    """The body of a partner that turned sign checking off: `sign` may be left out."""
+    sign: Text64 | None = None
+
+
 BAD_FIELD = {
     "user_id": "用户id格式错误，应为32位十六进制字符串",
     "pay_type": "支付类型只能是1(余额)或2(支付宝)",
@@ -45,11 +50,12 @@ BAD_FIELD = {
 }
 
 
-def pay_body(fields: dict[str, Any]) -> PayBody:
-    """The validated body; wire.PartnerError naming every bad field (a missing or empty one: 「…不能为空」)."""
+def pay_body(fields: dict[str, Any], signed: bool = True) -> PayBody:
+    """The validated body; wire.PartnerError naming every bad field (a missing or empty one: 「…不能为空」).
+    signed=False: `sign` may be missing (a partner that turned checking off)."""
     present = {k: v for k, v in fields.items() if v is not None and v != ""}
     try:
-        return PayBody.model_validate(present)
+        return (PayBody if signed else UnsignedPayBody).model_validate(present)
     except ValidationError as exc:
         problems: dict[str, str] = {}
         for error in exc.errors():
