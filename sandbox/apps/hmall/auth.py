@@ -24,7 +24,7 @@ def create_token(user_id: int, now: float, ttl_s: float, private_key_pem: str) -
 
 def parse_token(token: str | None, now: float, public_key_pem: str) -> int:
     """The user id of a valid token; HmallError 401 as the original's JwtTool words it otherwise."""
-    if not token:
+    if token is None:  # the original tests `token == null`: an empty header is a token, and not a valid one
         raise HmallError(401, NOT_LOGGED_IN)
     try:
         claims = jwt.decode(token, public_key_pem, algorithms=["RS256"],
