@@ -14,6 +14,7 @@ from aiohttp import web
 from .access_log import ACCESS_LOG, AccessLogger
 from .app import create_app
 from .appkeys import ENGINE, PROVIDERS, SETTINGS
+from . import event_loop
 from .apps import all_apps
 from .core.targets import parse_allow
 from .locks import DatabaseInUse, hold_database
@@ -70,13 +71,16 @@ def parse_args(argv: list[str] | None = None, prog: str | None = None) -> Settin
                         help="delete payments (with their events, notifications, attempts and refunds) created more "
                              "than N days ago on the sandbox clock, in the background (SANDBOX_KEEP_DAYS, "
                              "default: keep every payment)")
+    parser.add_argument("--event-loop", choices=event_loop.CHOICES, default=env.event_loop,
+                        help="auto: uvloop where it is installed (Linux, macOS), else the standard asyncio loop; "
+                             "asyncio to compare (SANDBOX_EVENT_LOOP, default %(default)s)")
     parser.add_argument("--worker-of", help=argparse.SUPPRESS)  # set by a --workers group on its workers (group.py)
     args = parser.parse_args(argv)
     return Settings(host=args.host, port=args.port, db=args.db, fixtures=args.fixtures or None,
                     public_url=args.public_url, admin_token=args.admin_token, notify_timeout_s=args.notify_timeout,
                     log_level=args.log_level, display_tz=args.display_tz, journal_keep=args.journal_keep,
                     keep_days=args.keep_days,
-                    notify_allow=args.notify_allow, workers=args.workers,
+                    notify_allow=args.notify_allow, workers=args.workers, event_loop=args.event_loop,
                     extra={"worker_of": args.worker_of} if args.worker_of else {})
 
 
@@ -137,6 +141,12 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> None:
     argv = sys.argv[1:] if argv is None else list(argv)
     settings = parse_args(argv, prog)
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        loop_name = event_loop.install(settings.event_loop)
+    except event_loop.LoopUnavailable as exc:
+        print(exc, file=sys.stderr)
+        raise SystemExit(2) from None
+    logging.getLogger("sandbox").debug("event loop: %s", loop_name)
     if settings.extra.get("worker_of"):  # one of a --workers group, started by group.py
         from .worker import serve_worker
         serve_worker(settings, settings.extra["worker_of"])

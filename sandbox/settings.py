@@ -39,6 +39,7 @@ class Settings:
     keep_days: float | None = None  # retention: delete payments older than this many days (sandbox clock); None: keep all
     journal_keep: int = 100_000  # the request journal keeps the newest N requests; 0 turns it off
     workers: int = 1  # processes serving the port (--workers N); 1: this one process, as always
+    event_loop: str = "auto"  # auto: uvloop where installed; uvloop; asyncio (sandbox/event_loop.py)
     extra: dict = field(default_factory=dict)
 
     @property
@@ -73,6 +74,7 @@ class Settings:
         s.keep_days = keep_days(env.get("SANDBOX_KEEP_DAYS") or None)
         s.journal_keep = journal_keep(env.get("SANDBOX_JOURNAL_KEEP", s.journal_keep))
         s.workers = worker_count(env.get("SANDBOX_WORKERS", s.workers))
+        s.event_loop = loop_choice(env.get("SANDBOX_EVENT_LOOP") or s.event_loop)
         return s
 
     @property
@@ -103,6 +105,14 @@ def keep_days(value: str | float | None) -> float | None:
 
 
 keep_days.__name__ = "number of days"
+
+
+def loop_choice(value: str) -> str:
+    """auto, uvloop or asyncio (sandbox/event_loop.py); ValueError naming the choices otherwise."""
+    from .event_loop import CHOICES
+    if value not in CHOICES:
+        raise ValueError(f"unknown event loop {value!r}: one of {', '.join(CHOICES)}")
+    return value
 
 
 def journal_keep(value: str | int) -> int:

@@ -2,7 +2,8 @@
 [--only-workers]
 
 Prints create throughput and latency for QuickPay against a bare aiohttp handler (the ratio is the figure to
-watch), the same creates with the request journal off (--journal-keep 0), signed WeChat and Alipay creates against the RSA-2048 sign rate, the time to deliver N succeeded payments'
+watch), the same creates with the request journal off (--journal-keep 0) and on the standard asyncio loop instead of
+uvloop (--event-loop asyncio), signed WeChat and Alipay creates against the RSA-2048 sign rate, the time to deliver N succeeded payments'
 notifications to a local receiver, and the sandbox's memory; and the workers axis: QuickPay creates and the bare
 handler with 1 and with --workers N processes (bench/workers.py). Throughput lines also give the server process's CPU
 time per request, the steadier figure on a shared machine.
@@ -23,6 +24,7 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
+from ..event_loop import uvloop_available
 from .load import LoadResult, measured, run_load
 from .scale import bench_scale
 from .servers import Process, start_bare, start_sandbox
@@ -60,19 +62,21 @@ async def bench_creates(sandbox: Process, sandbox_url: str, bare: Process, bare_
     return bare_result, create
 
 
-async def bench_journal_off(db: Path, journal_on: LoadResult, total: int, concurrency: int) -> list[str]:
-    """The same creates on a sandbox started with --journal-keep 0 (a warm-up run first, as `journal_on` had):
-    what journaling every request costs. Throughput swings on a shared machine; server CPU per create is steadier."""
-    sandbox, url = start_sandbox(db, "--journal-keep", "0")
+async def bench_variant(db: Path, baseline: LoadResult, label: str, flags: tuple[str, ...], total: int,
+                        concurrency: int) -> list[str]:
+    """The same creates on a sandbox started with other flags (a warm-up run first, as `baseline` had): what the
+    request journal (--journal-keep 0) or uvloop (--event-loop asyncio) costs or saves. Throughput swings on a shared
+    machine; server CPU per create is steadier."""
+    sandbox, url = start_sandbox(db, *flags)
     try:
         await measured(sandbox, "(warm-up)", json_post(
             f"{url}/QuickPay/JSAPIPay", lambda i: quickpay_body(i, prefix="C"), quickpay_ok), total, concurrency)
-        off = await measured(sandbox, "QuickPay create, journal off", json_post(
+        other = await measured(sandbox, f"QuickPay create, {label}", json_post(
             f"{url}/QuickPay/JSAPIPay", lambda i: quickpay_body(i, prefix="D"), quickpay_ok), total, concurrency)
     finally:
         sandbox.stop()
-    return [off.line(), f"  create throughput journal on / off: {journal_on.per_second / off.per_second:.2f}  "
-                        f"(server CPU per create {journal_on.server_cpu_us / off.server_cpu_us:.2f}x)"]
+    return [other.line(), f"  create throughput default / {label}: {baseline.per_second / other.per_second:.2f}  "
+                          f"(server CPU per create {baseline.server_cpu_us / other.server_cpu_us:.2f}x)"]
 
 
 class CountingReceiver:
@@ -177,7 +181,11 @@ async def main_async(args) -> None:
                 f"{sandbox_url}/QuickPay/JSAPIPay", lambda i: quickpay_body(i, prefix="D"), quickpay_ok),
                 args.requests, args.concurrency)
             lines += [again.line(), report_memory(f"after {2 * args.requests} creates", sandbox)]
-            lines += await bench_journal_off(Path(tmp) / "journal-off.db", again, args.requests, args.concurrency)
+            lines += await bench_variant(Path(tmp) / "journal-off.db", again, "journal off",
+                                         ("--journal-keep", "0"), args.requests, args.concurrency)
+            if uvloop_available():
+                lines += await bench_variant(Path(tmp) / "asyncio-loop.db", again, "asyncio loop",
+                                             ("--event-loop", "asyncio"), args.requests, args.concurrency)
             lines += await signed_scenarios(sandbox, sandbox_url, bare, bare_url, args)
             if args.workers > 1:
                 lines += await bench_workers(Path(tmp), args.workers, args.requests, args.concurrency)

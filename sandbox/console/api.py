@@ -16,6 +16,7 @@ from ..core.ids import new_id
 from ..core.models import PaymentStatus
 from ..core.refunds import SETTLE_OUTCOMES
 from ..core.rules import Rule
+from ..event_loop import running_loop_name
 from ..providers.base import InvalidOptions, fresh_credentials
 from ..store.rows import Unstorable
 from . import MAX_NOTIFY_DELAY_S, paging
@@ -140,7 +141,8 @@ def _int_query(request: web.Request, name: str, default: int, low: int, high: in
 
 async def health(request):
     engine = _engine(request)
-    return web.json_response({"status": "ok", "now": engine.clock.now(), "merchants": len(engine.merchants())})
+    return web.json_response({"status": "ok", "now": engine.clock.now(), "merchants": len(engine.merchants()),
+                              "event_loop": running_loop_name()})
 
 
 async def openapi(request):

@@ -77,6 +77,8 @@ def test_the_command_starts_the_sandbox_from_any_folder_and_logs_each_request(co
                                timeout=10)
         assert answer.json()["code"] == "ORDER_NOT_EXIST"
         assert requests.get(f"{url}/_sandbox/", timeout=10).status_code == 200  # templates found from here
+        # uvloop is a dependency where it is built (pyproject marker): the server runs on it by default
+        assert requests.get(f"{url}/_sandbox/api/health", timeout=10).json()["event_loop"] == "uvloop"
         proc.send_signal(signal.SIGINT)
         assert proc.wait(30) == 0
         log = proc.stderr.read()
@@ -98,3 +100,33 @@ def test_the_commands_help_names_itself():
         out = subprocess.run([*argv, "--help"], cwd=ROOT, capture_output=True, text=True, timeout=60)
         assert out.returncode == 0 and out.stdout.startswith(f"usage: {prog} "), out
         assert "--log-level" in out.stdout and "SANDBOX_LOG_LEVEL" in out.stdout
+
+
+def test_event_loop_asyncio_serves_on_the_standard_loop(tmp_path):
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "run.py", "--port", str(port), "--db", str(tmp_path / "s.db"),
+                             "--event-loop", "asyncio", "--log-level", "WARNING"], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        assert "Ctrl-C to stop." in iter_until(proc.stdout, "Ctrl-C to stop.")
+        health = requests.get(f"http://127.0.0.1:{port}/_sandbox/api/health", timeout=10).json()
+        assert health["event_loop"] == "asyncio"
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(30) == 0
+        assert "Traceback" not in proc.stderr.read()
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait(10)
+
+
+def iter_until(stream, last: str) -> str:
+    """Lines of a starting server's stdout up to `last` (the banner's end, printed once the port listens)."""
+    seen = []
+    for line in stream:
+        seen.append(line.rstrip("\n"))
+        if seen[-1] == last:
+            break
+    return "\n".join(seen)
