@@ -124,7 +124,13 @@ def each_in_savepoint(conn: sqlite3.Connection, items, fn, expected: tuple[type[
 def incremental_vacuum(conn: sqlite3.Connection, pages: int = 0) -> int:
     """Give free pages back to the file system (a database made with auto_vacuum=INCREMENTAL); 0: all of them.
     Returns the pages now free (0 unless auto_vacuum is off for this file)."""
-    conn.execute(f"PRAGMA incremental_vacuum({int(pages)})").fetchall()  # each step frees a page: run it through
+    # Each step of the PRAGMA frees one page, and sqlite3's execute() steps a statement that has no result columns
+    # only once (fetchall() does not go on; executescript would, but it COMMITs the caller's transaction first):
+    # so one execute per page.
+    if conn.execute("PRAGMA auto_vacuum").fetchone()[0] == 2:  # INCREMENTAL
+        free = conn.execute("PRAGMA freelist_count").fetchone()[0]
+        for _ in range(free if pages <= 0 else min(int(pages), free)):
+            conn.execute("PRAGMA incremental_vacuum(1)")
     return conn.execute("PRAGMA freelist_count").fetchone()[0]
 
 

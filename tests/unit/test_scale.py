@@ -321,6 +321,19 @@ async def test_new_databases_reuse_space_without_vacuum(engine):
     assert mode == 2  # INCREMENTAL
 
 
+async def test_retention_hands_every_freed_page_back_to_the_file_system(engine):
+    big = "x" * 3000  # about a page of raw request per payment
+    for i in range(40):
+        await engine.create_payment(new_payment(f"BIG-{i}", raw_request=big))
+    pages = await engine.db.read(lambda conn: conn.execute("PRAGMA page_count").fetchone()[0])
+    await engine.advance_clock(8 * 86400)
+    assert await engine.trim_older_than(7) == 40
+    free, after = await engine.db.read(lambda conn: (conn.execute("PRAGMA freelist_count").fetchone()[0],
+                                                     conn.execute("PRAGMA page_count").fetchone()[0]))
+    assert free == 0  # was 39 of 40 pages left free: sqlite3 stepped the PRAGMA once, freeing one page
+    assert pages - after >= 40
+
+
 def test_keep_days_runs_retention_in_the_background(tmp_path):
     from sandbox.testing.server import SandboxServer
     with SandboxServer(db=tmp_path / "kept.db", keep_days=1) as server:
